@@ -1,0 +1,46 @@
+//! Opening the database: embedded SQLite by default, PostgreSQL in production, the same code.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+
+use crate::error::DomainError;
+
+/// Connections in the pool. SQLite serialises writers anyway; readers run beside them in WAL.
+const SQLITE_POOL_SIZE: u32 = 8;
+const POSTGRES_POOL_SIZE: u32 = 16;
+/// How long a SQLite writer waits for another process's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default database URL for a data directory: `lvyue.db` inside it, created if missing.
+pub fn sqlite_url_in(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("lvyue.db").display())
+}
+
+/// Connects to `url` (`sqlite://…` or `postgres://…`). SQLite runs in WAL mode with
+/// `synchronous=FULL` (a commit survives power loss) and foreign keys on.
+///
+/// # Errors
+/// The database cannot be reached or opened.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DomainError> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT);
+    if url.starts_with("sqlite:") {
+        opts.max_connections(SQLITE_POOL_SIZE).map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        });
+    } else {
+        opts.max_connections(POSTGRES_POOL_SIZE);
+    }
+    Ok(Database::connect(opts).await?)
+}
+
+pub fn is_sqlite(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Sqlite
+}

@@ -1,0 +1,114 @@
+//! Idempotency keys: every money-moving command carries one. The first successful command
+//! under a key stores a hash of its request and its result; a replay with the same request
+//! returns that result, a different request under the same key is a `CONFLICT`. Keys are kept
+//! forever and are scoped to the principal that used them.
+//!
+//! The key row is claimed at the start of the command's transaction and completed at its end,
+//! so a concurrent duplicate waits on the unique index and then sees the finished record; a
+//! command that fails rolls its claim back, leaving the key free for a retry.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
+};
+use sha2::{Digest, Sha256};
+
+use lvyue_entity::idempotency_record as rec;
+
+use crate::clock::Timestamp;
+use crate::error::DomainError;
+
+/// Longest idempotency key accepted (a UUID is 36).
+pub const MAX_KEY_LEN: usize = 128;
+
+/// A validated idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// # Errors
+    /// Empty, longer than [`MAX_KEY_LEN`], or containing characters other than printable ASCII.
+    pub fn new(key: &str) -> Result<IdempotencyKey, DomainError> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(DomainError::invalid(
+                "idempotencyKey",
+                format!("must be 1 to {MAX_KEY_LEN} printable ASCII characters without spaces"),
+            ));
+        }
+        Ok(IdempotencyKey(key.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// SHA-256 over the command name and the canonical JSON of its input.
+pub fn request_hash(command: &str, input: &serde_json::Value) -> Result<String, DomainError> {
+    let canonical = lvyue_notary::canonical_json(input).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let mut h = Sha256::new();
+    h.update(command.as_bytes());
+    h.update([0u8]);
+    h.update(&canonical);
+    Ok(hex::encode(h.finalize()))
+}
+
+/// What claiming a key found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The key is new: run the command, then [`complete`] this record.
+    Fresh(i64),
+    /// The same request already succeeded: here is its stored result.
+    Replay(String),
+}
+
+/// Claims `key` for `principal` inside the command's transaction.
+///
+/// # Errors
+/// `CONFLICT` when the key was used for a different request; database errors.
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
+    principal: &str,
+    key: &IdempotencyKey,
+    command: &str,
+    hash: &str,
+    now: Timestamp,
+) -> Result<Claim, DomainError> {
+    let inserted = rec::Entity::insert(rec::ActiveModel {
+        principal: Set(principal.to_owned()),
+        key: Set(key.0.clone()),
+        command: Set(command.to_owned()),
+        request_hash: Set(hash.to_owned()),
+        response: Set(String::new()),
+        created_at_us: Set(now.0),
+        ..Default::default()
+    })
+    .on_conflict(OnConflict::columns([rec::Column::Principal, rec::Column::Key]).do_nothing().to_owned())
+    .try_insert()
+    .exec(db)
+    .await?;
+    let existing = rec::Entity::find()
+        .filter(rec::Column::Principal.eq(principal))
+        .filter(rec::Column::Key.eq(key.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::Internal("idempotency record vanished".into()))?;
+    if let sea_orm::TryInsertResult::Inserted(_) = inserted {
+        return Ok(Claim::Fresh(existing.id));
+    }
+    if existing.request_hash != hash || existing.command != command {
+        return Err(DomainError::Conflict(format!(
+            "idempotency key {:?} was already used for a different request",
+            key.as_str()
+        )));
+    }
+    Ok(Claim::Replay(existing.response))
+}
+
+/// Stores the result of the command that claimed record `id`.
+///
+/// # Errors
+/// Database errors.
+pub async fn complete<C: ConnectionTrait>(db: &C, id: i64, response: String) -> Result<(), DomainError> {
+    rec::ActiveModel { id: Set(id), response: Set(response), ..Default::default() }.update(db).await?;
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Journal entries: the only way money moves.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait},
+};
+use serde::{Deserialize, Serialize};
+
+use lvyue_entity::{account, journal_entry, posting};
+
+use super::account::{AccountStatus, get_account, string_enum};
+use crate::command::Tx;
+use crate::error::DomainError;
+use crate::ids::{AccountId, EntryId, OrderId};
+use crate::money::{MAX_FEN, Money};
+
+/// Largest absolute balance an account may reach (10^18 fen). Far above any real balance,
+/// and with each net change below 10^18 the SQL sum `balance + Δ` cannot overflow an i64.
+pub const MAX_BALANCE_FEN: i64 = 1_000_000_000_000_000_000;
+
+/// Most postings in one entry. With each leg ≤ `MAX_FEN` (10^15), the net change of one
+/// account within an entry stays below 10^18 < i64::MAX, so no sum can overflow.
+pub const MAX_LEGS_PER_ENTRY: usize = 1_000;
+
+string_enum!(
+    /// Why money moved.
+    EntryKind {
+        Collect = "COLLECT",
+        Settle = "SETTLE",
+        Release = "RELEASE",
+        Refund = "REFUND",
+        Payout = "PAYOUT",
+        Deduct = "DEDUCT",
+        Split = "SPLIT",
+        Advance = "ADVANCE",
+        Repay = "REPAY",
+        Transfer = "TRANSFER",
+        Subsidy = "SUBSIDY",
+        Fee = "FEE",
+        Deposit = "DEPOSIT",
+        Adjustment = "ADJUSTMENT",
+    }
+);
+
+/// One posting: a signed amount in fen on one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leg {
+    pub account: AccountId,
+    pub amount_fen: i64,
+}
+
+/// The two legs that move `amount` from one account to another.
+pub fn transfer(from: AccountId, to: AccountId, amount: Money) -> [Leg; 2] {
+    [Leg { account: from, amount_fen: -amount.fen() }, Leg { account: to, amount_fen: amount.fen() }]
+}
+
+/// A journal entry as readers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRecord {
+    pub id: EntryId,
+    pub log_seq: u64,
+    pub kind: EntryKind,
+    pub order: Option<OrderId>,
+    pub memo: String,
+    pub legs: Vec<Leg>,
+}
+
+/// Posts an entry: checks that its legs sum to zero, then applies them account by account in
+/// ascending id order, each balance check inside its own conditional update.
+///
+/// # Errors
+/// `VALIDATION` for an unbalanced or malformed entry; `NOT_FOUND` for an unknown account;
+/// `INVALID_STATE` for a closed account; `INSUFFICIENT_FUNDS` when a debit would take an
+/// account below its holds (or below zero).
+pub async fn post(
+    tx: &Tx<'_>,
+    kind: EntryKind,
+    order: Option<OrderId>,
+    memo: &str,
+    legs: &[Leg],
+) -> Result<EntryRecord, DomainError> {
+    validate(legs)?;
+    let mut net: BTreeMap<AccountId, i64> = BTreeMap::new();
+    for leg in legs {
+        *net.entry(leg.account).or_default() += leg.amount_fen;
+    }
+    let entry = journal_entry::ActiveModel {
+        log_seq: Set(crate::event::to_i64(tx.log_seq)?),
+        kind: Set(kind.as_str().to_owned()),
+        order_id: Set(order.map(|o| o.0)),
+        memo: Set(memo.chars().take(500).collect()),
+        created_at_us: Set(tx.now.0),
+        ..Default::default()
+    }
+    .insert(tx.db())
+    .await?;
+
+    // Ascending id order (BTreeMap) is the fixed lock order that keeps writers from deadlocking.
+    let mut after: BTreeMap<AccountId, i64> = BTreeMap::new();
+    for (&account_id, &delta) in &net {
+        let balance = apply(tx, account_id, delta).await?;
+        // Balance before this entry; the postings below replay the legs from it.
+        after.insert(account_id, balance - delta);
+    }
+    let mut rows = Vec::with_capacity(legs.len());
+    for leg in legs {
+        let running = after.get_mut(&leg.account).ok_or_else(|| DomainError::Invariant("leg without account".into()))?;
+        *running += leg.amount_fen;
+        rows.push(posting::ActiveModel {
+            entry_id: Set(entry.id),
+            account_id: Set(leg.account.0),
+            amount_fen: Set(leg.amount_fen),
+            balance_after_fen: Set(*running),
+            created_at_us: Set(tx.now.0),
+            ..Default::default()
+        });
+    }
+    posting::Entity::insert_many(rows).exec(tx.db()).await?;
+    Ok(EntryRecord {
+        id: EntryId(entry.id),
+        log_seq: tx.log_seq,
+        kind,
+        order,
+        memo: entry.memo,
+        legs: legs.to_vec(),
+    })
+}
+
+fn validate(legs: &[Leg]) -> Result<(), DomainError> {
+    if legs.len() < 2 {
+        return Err(DomainError::invalid("postings", "an entry needs at least two postings"));
+    }
+    if legs.len() > MAX_LEGS_PER_ENTRY {
+        return Err(DomainError::LimitExceeded(format!("an entry has at most {MAX_LEGS_PER_ENTRY} postings")));
+    }
+    let mut sum: i64 = 0;
+    for leg in legs {
+        if leg.amount_fen == 0 || leg.amount_fen.unsigned_abs() > MAX_FEN as u64 {
+            return Err(DomainError::invalid("postings", "every posting must be non-zero and within range"));
+        }
+        sum += leg.amount_fen; // |sum| ≤ 1000 × 10^15 < i64::MAX
+    }
+    if sum != 0 {
+        return Err(DomainError::invalid("postings", format!("postings sum to {sum} fen, not zero")));
+    }
+    Ok(())
+}
+
+/// Adds `delta` to one account's balance, refusing — inside the same UPDATE — to take an
+/// account that may not go negative below its holds. Returns the new balance.
+async fn apply(tx: &Tx<'_>, id: AccountId, delta: i64) -> Result<i64, DomainError> {
+    let balance = Expr::col(account::Column::BalanceFen);
+    let updated = account::Entity::update_many()
+        .col_expr(account::Column::BalanceFen, balance.clone().add(delta))
+        .filter(account::Column::Id.eq(id.0))
+        .filter(account::Column::Status.eq(AccountStatus::Open.as_str()))
+        .filter(
+            Expr::col(account::Column::AllowNegative)
+                .eq(true)
+                .or(balance.clone().add(delta).gte(Expr::col(account::Column::HeldFen))),
+        )
+        .filter(balance.clone().add(delta).lte(MAX_BALANCE_FEN))
+        .filter(balance.add(delta).gte(-MAX_BALANCE_FEN))
+        .exec_with_returning(tx.db())
+        .await?;
+    if let Some(row) = updated.first() {
+        return Ok(row.balance_fen);
+    }
+    // Refused: say why, from the row as it is now (still inside our transaction).
+    let acc = get_account(tx.db(), id).await?;
+    if acc.status != AccountStatus::Open {
+        return Err(DomainError::invalid_state(format!("account {id}"), acc.status.as_str(), "take postings"));
+    }
+    if delta > 0 || acc.kind.allows_negative() {
+        return Err(DomainError::LimitExceeded(format!("account {id} would exceed the largest balance Lvyue holds")));
+    }
+    let available = Money::from_fen(acc.available_fen().clamp(0, MAX_FEN))?;
+    Err(DomainError::InsufficientFunds {
+        account: acc.number,
+        available,
+        requested: Money::from_fen(Ord::min(-delta, MAX_FEN))?,
+    })
+}

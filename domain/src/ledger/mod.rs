@@ -1,0 +1,29 @@
+//! The double-entry ledger (ARCHITECTURE.md, "Ledger").
+//!
+//! Every money movement is a journal entry of two or more postings that sum to zero. A posting
+//! is a signed amount: positive adds to what the account holds, negative takes from it; the
+//! outside world is represented by `External` accounts, which alone may go negative. Balances
+//! are cached on the account row and changed only by [`post`], in the same transaction,
+//! with accounts locked in ascending id order and each balance check done *in* the update
+//! (`… WHERE balance + Δ >= held`), never check-then-write. Holds reduce the available balance
+//! without moving money.
+//!
+//! Invariants, checked by [`crate::audit`]:
+//! - the postings of every entry, and of the whole ledger, sum to zero;
+//! - no account that may not go negative holds less than its holds (`balance ≥ held ≥ 0`);
+//! - every cached balance equals the sum of its postings, every cached `held` the sum of its
+//!   active holds.
+
+mod account;
+pub mod commands;
+mod balance;
+mod entry;
+mod hold;
+
+pub use account::{AccountKind, AccountRecord, AccountStatus, NewAccount, get_account, open_account};
+pub use balance::{Balance, balance, balance_after_entry, balance_at_time, balances_of};
+pub use entry::{EntryKind, EntryRecord, Leg, MAX_LEGS_PER_ENTRY, post, transfer};
+pub use hold::{HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold, release_hold};
+
+#[cfg(test)]
+mod tests;

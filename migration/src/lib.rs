@@ -1,0 +1,18 @@
+//! Schema migrations for Lvyue. The same code creates the schema on SQLite and PostgreSQL; run
+//! at server start and by `lvyue migrate`.
+//!
+//! Migrations are append-only once released: a change to the schema is a new migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_foundation;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_foundation::Migration)]
+    }
+}
