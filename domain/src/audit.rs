@@ -11,6 +11,8 @@ use serde::Serialize;
 
 use lvyue_entity::{account, event, hold, log_head, posting};
 
+use lvyue_notary::{Checkpoint, Hash, Tree, VerifierKey};
+
 use crate::clock::Timestamp;
 use crate::error::DomainError;
 use crate::event::canonical_form;
@@ -33,6 +35,8 @@ pub struct AuditReport {
     pub entries: u64,
     pub holds: u64,
     pub events: u64,
+    pub checkpoints: u64,
+    pub orders: u64,
     pub breaches: Vec<Breach>,
 }
 
@@ -41,26 +45,40 @@ impl AuditReport {
         self.breaches.is_empty()
     }
 
-    fn breach(&mut self, rule: &'static str, detail: String) {
+    pub(crate) fn breach(&mut self, rule: &'static str, detail: String) {
         self.breaches.push(Breach { rule, detail });
     }
 }
 
-/// Audits the ledger and the event log.
+/// Audits the ledger, the event log and — given the log's verifier key — every stored signed
+/// checkpoint against the stored leaves.
 ///
 /// # Errors
 /// Database errors only; breaches are in the report.
-pub async fn audit(db: &DatabaseConnection) -> Result<AuditReport, DomainError> {
+pub async fn audit(
+    db: &DatabaseConnection,
+    key: Option<&VerifierKey>,
+) -> Result<AuditReport, DomainError> {
     let txn = db.begin().await?;
     let mut report = AuditReport::default();
     audit_ledger(&txn, &mut report).await?;
-    audit_events(&txn, &mut report).await?;
+    let leaves = audit_events(&txn, &mut report).await?;
+    if let Some(key) = key {
+        audit_checkpoints(&txn, key, leaves, &mut report).await?;
+    }
+    crate::order::audit_orders(&txn, &mut report).await?;
     txn.commit().await?;
     Ok(report)
 }
 
-async fn audit_ledger<C: ConnectionTrait>(db: &C, report: &mut AuditReport) -> Result<(), DomainError> {
-    let accounts = account::Entity::find().order_by_asc(account::Column::Id).all(db).await?;
+async fn audit_ledger<C: ConnectionTrait>(
+    db: &C,
+    report: &mut AuditReport,
+) -> Result<(), DomainError> {
+    let accounts = account::Entity::find()
+        .order_by_asc(account::Column::Id)
+        .all(db)
+        .await?;
     report.accounts = accounts.len() as u64;
 
     // Walk postings in id (= commit) order: recompute balances, entry sums and the running
@@ -68,7 +86,10 @@ async fn audit_ledger<C: ConnectionTrait>(db: &C, report: &mut AuditReport) -> R
     let mut sums: HashMap<i64, i64> = HashMap::new();
     let mut entry_sums: HashMap<i64, i64> = HashMap::new();
     let mut total: i128 = 0;
-    let postings = posting::Entity::find().order_by_asc(posting::Column::Id).all(db).await?;
+    let postings = posting::Entity::find()
+        .order_by_asc(posting::Column::Id)
+        .all(db)
+        .await?;
     report.postings = postings.len() as u64;
     for p in &postings {
         let running = sums.entry(p.account_id).or_default();
@@ -76,7 +97,10 @@ async fn audit_ledger<C: ConnectionTrait>(db: &C, report: &mut AuditReport) -> R
         if *running != p.balance_after_fen {
             report.breach(
                 "posting_running_balance",
-                format!("posting {} on account {} records balance {} but postings sum to {}", p.id, p.account_id, p.balance_after_fen, running),
+                format!(
+                    "posting {} on account {} records balance {} but postings sum to {}",
+                    p.id, p.account_id, p.balance_after_fen, running
+                ),
             );
         }
         *entry_sums.entry(p.entry_id).or_default() += p.amount_fen;
@@ -84,12 +108,18 @@ async fn audit_ledger<C: ConnectionTrait>(db: &C, report: &mut AuditReport) -> R
     }
     report.entries = entry_sums.len() as u64;
     if total != 0 {
-        report.breach("ledger_unbalanced", format!("all postings sum to {total} fen, not zero"));
+        report.breach(
+            "ledger_unbalanced",
+            format!("all postings sum to {total} fen, not zero"),
+        );
     }
     let mut unbalanced: Vec<_> = entry_sums.iter().filter(|(_, s)| **s != 0).collect();
     unbalanced.sort();
     for (entry, sum) in unbalanced {
-        report.breach("entry_unbalanced", format!("entry ent_{entry} postings sum to {sum} fen"));
+        report.breach(
+            "entry_unbalanced",
+            format!("entry ent_{entry} postings sum to {sum} fen"),
+        );
     }
 
     let holds = hold::Entity::find().all(db).await?;
@@ -99,45 +129,94 @@ async fn audit_ledger<C: ConnectionTrait>(db: &C, report: &mut AuditReport) -> R
         if h.status == HoldStatus::Active.as_str() {
             *held.entry(h.account_id).or_default() += h.remaining_fen;
         } else if h.remaining_fen != 0 && h.status != HoldStatus::Consumed.as_str() {
-            report.breach("hold_closed_with_remainder", format!("hold hld_{} is {} with {} fen remaining", h.id, h.status, h.remaining_fen));
+            report.breach(
+                "hold_closed_with_remainder",
+                format!(
+                    "hold hld_{} is {} with {} fen remaining",
+                    h.id, h.status, h.remaining_fen
+                ),
+            );
         }
     }
 
     for a in &accounts {
         let recomputed = sums.get(&a.id).copied().unwrap_or(0);
         if recomputed != a.balance_fen {
-            report.breach("cached_balance", format!("account {} caches {} fen but its postings sum to {}", a.number, a.balance_fen, recomputed));
+            report.breach(
+                "cached_balance",
+                format!(
+                    "account {} caches {} fen but its postings sum to {}",
+                    a.number, a.balance_fen, recomputed
+                ),
+            );
         }
         let h = held.get(&a.id).copied().unwrap_or(0);
         if h != a.held_fen {
-            report.breach("cached_held", format!("account {} caches {} fen held but its active holds sum to {}", a.number, a.held_fen, h));
+            report.breach(
+                "cached_held",
+                format!(
+                    "account {} caches {} fen held but its active holds sum to {}",
+                    a.number, a.held_fen, h
+                ),
+            );
         }
         if !a.allow_negative && recomputed < 0 {
-            report.breach("negative_balance", format!("account {} ({}) is negative: {} fen", a.number, a.kind, recomputed));
+            report.breach(
+                "negative_balance",
+                format!(
+                    "account {} ({}) is negative: {} fen",
+                    a.number, a.kind, recomputed
+                ),
+            );
         }
         if !a.allow_negative && recomputed < h {
-            report.breach("held_exceeds_balance", format!("account {} holds {} fen but has {}", a.number, h, recomputed));
+            report.breach(
+                "held_exceeds_balance",
+                format!(
+                    "account {} holds {} fen but has {}",
+                    a.number, h, recomputed
+                ),
+            );
         }
     }
     Ok(())
 }
 
-async fn audit_events<C: ConnectionTrait>(db: &C, report: &mut AuditReport) -> Result<(), DomainError> {
+/// Checks seqs, times, canonical bytes and leaf hashes; returns the stored leaf hashes.
+async fn audit_events<C: ConnectionTrait>(
+    db: &C,
+    report: &mut AuditReport,
+) -> Result<Vec<Hash>, DomainError> {
     let head = log_head::Entity::find_by_id(1).one(db).await?;
-    let events = event::Entity::find().order_by_asc(event::Column::Seq).all(db).await?;
+    let events = event::Entity::find()
+        .order_by_asc(event::Column::Seq)
+        .all(db)
+        .await?;
     report.events = events.len() as u64;
     let head_size = head.map(|h| h.size).unwrap_or(-1);
     if head_size != events.len() as i64 {
-        report.breach("log_head_size", format!("log head says {head_size} events, the table holds {}", events.len()));
+        report.breach(
+            "log_head_size",
+            format!(
+                "log head says {head_size} events, the table holds {}",
+                events.len()
+            ),
+        );
     }
     let mut last_at = i64::MIN;
     for (expected, e) in events.iter().enumerate() {
         if e.seq != expected as i64 {
-            report.breach("log_gap", format!("expected seq {expected}, found {}", e.seq));
+            report.breach(
+                "log_gap",
+                format!("expected seq {expected}, found {}", e.seq),
+            );
             break;
         }
         if e.at_us < last_at {
-            report.breach("log_time_backwards", format!("event {} is earlier than the one before it", e.seq));
+            report.breach(
+                "log_time_backwards",
+                format!("event {} is earlier than the one before it", e.seq),
+            );
         }
         last_at = e.at_us;
         let data: serde_json::Value = match serde_json::from_str(&e.data) {
@@ -156,12 +235,102 @@ async fn audit_events<C: ConnectionTrait>(db: &C, report: &mut AuditReport) -> R
             &data,
         )?;
         if canonical != e.canonical {
-            report.breach("event_canonical", format!("event {} fields do not match its canonical bytes", e.seq));
+            report.breach(
+                "event_canonical",
+                format!("event {} fields do not match its canonical bytes", e.seq),
+            );
         }
         let leaf = lvyue_notary::leaf_hash(e.canonical.as_bytes()).to_string();
         if leaf != e.leaf_hash {
-            report.breach("event_leaf_hash", format!("event {} leaf hash does not match its canonical bytes", e.seq));
+            report.breach(
+                "event_leaf_hash",
+                format!(
+                    "event {} leaf hash does not match its canonical bytes",
+                    e.seq
+                ),
+            );
         }
+    }
+    Ok(events
+        .iter()
+        .map(|e| e.leaf_hash.parse().unwrap_or(Hash([0; 32])))
+        .collect())
+}
+
+/// Every stored checkpoint must carry a valid signature and the root of the stored leaves at
+/// its size; successive checkpoints must be consistent.
+async fn audit_checkpoints<C: ConnectionTrait>(
+    db: &C,
+    key: &VerifierKey,
+    leaves: Vec<Hash>,
+    report: &mut AuditReport,
+) -> Result<(), DomainError> {
+    let tree = Tree::from_leaf_hashes(leaves);
+    let stored = crate::log::checkpoints(db).await?;
+    report.checkpoints = stored.len() as u64;
+    let mut previous: Option<(u64, Hash)> = None;
+    for c in &stored {
+        let signed = match Checkpoint::open(&c.note, key) {
+            Ok(s) => s,
+            Err(e) => {
+                report.breach(
+                    "checkpoint_signature",
+                    format!("checkpoint at size {}: {e}", c.size),
+                );
+                continue;
+            }
+        };
+        if signed.size != c.size || signed.root != c.root {
+            report.breach(
+                "checkpoint_columns",
+                format!(
+                    "checkpoint at size {} does not match its signed note",
+                    c.size
+                ),
+            );
+        }
+        match tree.root_at(signed.size) {
+            Ok(root) if root == signed.root => {}
+            Ok(_) => report.breach(
+                "checkpoint_root",
+                format!(
+                    "the stored leaves no longer give the signed root at size {}",
+                    signed.size
+                ),
+            ),
+            Err(_) => report.breach(
+                "checkpoint_beyond_log",
+                format!(
+                    "a checkpoint signs size {} but the log holds {} events",
+                    signed.size,
+                    tree.size()
+                ),
+            ),
+        }
+        if let Some((old_size, old_root)) = previous {
+            let consistent = tree
+                .consistency_proof(old_size, signed.size)
+                .map_err(DomainError::from)
+                .and_then(|p| {
+                    Ok(lvyue_notary::verify_consistency(
+                        old_size,
+                        signed.size,
+                        &old_root,
+                        &signed.root,
+                        &p,
+                    )?)
+                });
+            if consistent.is_err() {
+                report.breach(
+                    "checkpoint_inconsistent",
+                    format!(
+                        "checkpoint {} is not consistent with checkpoint {}",
+                        signed.size, old_size
+                    ),
+                );
+            }
+        }
+        previous = Some((signed.size, signed.root));
     }
     Ok(())
 }

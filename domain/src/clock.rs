@@ -123,7 +123,10 @@ mod tests {
     #[test]
     fn event_times_have_a_fixed_microsecond_form() {
         assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(Timestamp(1_500_000).rfc3339(), "1970-01-01T00:00:01.500000Z");
+        assert_eq!(
+            Timestamp(1_500_000).rfc3339(),
+            "1970-01-01T00:00:01.500000Z"
+        );
     }
 
     #[test]
@@ -132,6 +135,9 @@ mod tests {
         let midnight = Timestamp::china_midnight(d);
         assert_eq!(midnight.rfc3339(), "2026-09-29T16:00:00.000000Z");
         assert_eq!(midnight.china_date(), d);
-        assert_eq!(Timestamp(midnight.0 - 1).china_date(), d.pred_opt().unwrap());
+        assert_eq!(
+            Timestamp(midnight.0 - 1).china_date(),
+            d.pred_opt().unwrap()
+        );
     }
 }

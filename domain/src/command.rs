@@ -12,15 +12,18 @@
 use std::future::Future;
 use std::time::Duration;
 
-use sea_orm::{AccessMode, DatabaseConnection, DatabaseTransaction, IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use sea_orm::{
+    AccessMode, DatabaseConnection, DatabaseTransaction, IsolationLevel, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::Escrow;
 use crate::clock::Timestamp;
 use crate::error::{DomainError, DomainResult};
 use crate::event::{self, NewEvent};
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::principal::Principal;
-use crate::Escrow;
 
 /// How often a command is retried after a transient database failure.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -77,7 +80,8 @@ impl Escrow {
     ) -> DomainResult<C::Output> {
         let hash = match key {
             Some(_) => {
-                let input = serde_json::to_value(cmd).map_err(|e| DomainError::Internal(e.to_string()))?;
+                let input =
+                    serde_json::to_value(cmd).map_err(|e| DomainError::Internal(e.to_string()))?;
                 Some(idempotency::request_hash(C::NAME, &input)?)
             }
             None => None,
@@ -85,9 +89,16 @@ impl Escrow {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.execute_once(principal, key.zip(hash.as_deref()), cmd).await {
+            match self
+                .execute_once(principal, key.zip(hash.as_deref()), cmd)
+                .await
+            {
                 Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(command = C::NAME, attempt, "transient database failure, retrying");
+                    tracing::debug!(
+                        command = C::NAME,
+                        attempt,
+                        "transient database failure, retrying"
+                    );
                     tokio::time::sleep(BACKOFF_BASE * 2u32.pow(attempt.min(6))).await;
                 }
                 Err(DomainError::Invariant(msg)) => {
@@ -109,17 +120,27 @@ impl Escrow {
         let pos = event::lock_head(&txn).await?;
         let now = self.clock.now().max(pos.last_at);
         let claimed = match key {
-            Some((key, hash)) => match idempotency::claim(&txn, &principal.subject, key, C::NAME, hash, now).await? {
-                Claim::Fresh(id) => Some(id),
-                Claim::Replay(response) => {
-                    txn.rollback().await?;
-                    return serde_json::from_str(&response)
-                        .map_err(|e| DomainError::Internal(format!("stored idempotent result: {e}")));
+            Some((key, hash)) => {
+                match idempotency::claim(&txn, &principal.subject, key, C::NAME, hash, now).await? {
+                    Claim::Fresh(id) => Some(id),
+                    Claim::Replay(response) => {
+                        txn.rollback().await?;
+                        return serde_json::from_str(&response).map_err(|e| {
+                            DomainError::Internal(format!("stored idempotent result: {e}"))
+                        });
+                    }
                 }
-            },
+            }
             None => None,
         };
-        let mut tx = Tx { db: &txn, now, principal, log_seq: pos.next_seq, escrow: self, events: Vec::new() };
+        let mut tx = Tx {
+            db: &txn,
+            now,
+            principal,
+            log_seq: pos.next_seq,
+            escrow: self,
+            events: Vec::new(),
+        };
         let output = match cmd.run(&mut tx).await {
             Ok(o) => o,
             Err(e) => {
@@ -129,11 +150,15 @@ impl Escrow {
         };
         let events = std::mem::take(&mut tx.events);
         if events.is_empty() {
-            return Err(DomainError::Invariant(format!("command {} wrote no event", C::NAME)));
+            return Err(DomainError::Invariant(format!(
+                "command {} wrote no event",
+                C::NAME
+            )));
         }
         let size = event::append(&txn, pos, now, events).await?;
         if let Some(id) = claimed {
-            let response = serde_json::to_string(&output).map_err(|e| DomainError::Internal(e.to_string()))?;
+            let response =
+                serde_json::to_string(&output).map_err(|e| DomainError::Internal(e.to_string()))?;
             idempotency::complete(&txn, id, response).await?;
         }
         txn.commit().await?;
@@ -151,7 +176,10 @@ impl Escrow {
 /// serialises writers; conditional updates re-check balances after any wait).
 async fn begin_write(db: &DatabaseConnection) -> DomainResult<DatabaseTransaction> {
     let opts = if crate::db::is_sqlite(db) {
-        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() }
+        TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        }
     } else {
         TransactionOptions {
             isolation_level: Some(IsolationLevel::ReadCommitted),

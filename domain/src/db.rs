@@ -28,13 +28,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DomainError> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT);
     if url.starts_with("sqlite:") {
-        opts.max_connections(SQLITE_POOL_SIZE).map_sqlx_sqlite_opts(|o| {
-            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .foreign_keys(true)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT)
-        });
+        opts.max_connections(SQLITE_POOL_SIZE)
+            .map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            });
     } else {
         opts.max_connections(POSTGRES_POOL_SIZE);
     }

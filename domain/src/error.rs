@@ -58,12 +58,29 @@ pub enum DomainError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     Forbidden(String),
-    #[error("insufficient funds in account {account}: available {available}, requested {requested}")]
-    InsufficientFunds { account: String, available: Money, requested: Money },
+    #[error(
+        "insufficient funds in account {account}: available {available}, requested {requested}"
+    )]
+    InsufficientFunds {
+        account: String,
+        available: Money,
+        requested: Money,
+    },
+    #[error(
+        "the release would leave {remaining} in escrow, below the {required} the custody rule requires"
+    )]
+    CustodyBreach { required: Money, remaining: Money },
     #[error("{what} is {state}: cannot {action}")]
-    InvalidState { what: String, state: String, action: &'static str },
+    InvalidState {
+        what: String,
+        state: String,
+        action: &'static str,
+    },
     #[error("{0}")]
     Conflict(String),
+    /// A proof or checkpoint request the log cannot answer (a size beyond the log, a bad proof).
+    #[error(transparent)]
+    Notary(#[from] lvyue_notary::NotaryError),
     #[error("{0}")]
     LimitExceeded(String),
     /// A rule of the ledger was about to break: a bug, never a user error. The transaction is
@@ -79,10 +96,14 @@ pub enum DomainError {
 impl DomainError {
     pub fn code(&self) -> ErrorCode {
         match self {
-            DomainError::Money(_) | DomainError::Invalid { .. } => ErrorCode::Validation,
+            DomainError::Money(_) | DomainError::Invalid { .. } | DomainError::Notary(_) => {
+                ErrorCode::Validation
+            }
             DomainError::NotFound { .. } => ErrorCode::NotFound,
             DomainError::Forbidden(_) => ErrorCode::Forbidden,
-            DomainError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
+            DomainError::InsufficientFunds { .. } | DomainError::CustodyBreach { .. } => {
+                ErrorCode::InsufficientFunds
+            }
             DomainError::InvalidState { .. } => ErrorCode::InvalidState,
             DomainError::Conflict(_) => ErrorCode::Conflict,
             DomainError::LimitExceeded(_) => ErrorCode::LimitExceeded,
@@ -93,15 +114,29 @@ impl DomainError {
     }
 
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> DomainError {
-        DomainError::Invalid { field, reason: reason.into() }
+        DomainError::Invalid {
+            field,
+            reason: reason.into(),
+        }
     }
 
     pub fn not_found(what: &'static str, id: impl ToString) -> DomainError {
-        DomainError::NotFound { what, id: id.to_string() }
+        DomainError::NotFound {
+            what,
+            id: id.to_string(),
+        }
     }
 
-    pub fn invalid_state(what: impl Into<String>, state: impl Into<String>, action: &'static str) -> DomainError {
-        DomainError::InvalidState { what: what.into(), state: state.into(), action }
+    pub fn invalid_state(
+        what: impl Into<String>,
+        state: impl Into<String>,
+        action: &'static str,
+    ) -> DomainError {
+        DomainError::InvalidState {
+            what: what.into(),
+            state: state.into(),
+            action,
+        }
     }
 
     /// True for a failure that a retry of the whole transaction may cure: a PostgreSQL

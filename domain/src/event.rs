@@ -38,7 +38,15 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn new(kind: &'static str, data: Value) -> NewEvent {
-        NewEvent { kind, order_id: None, merchant_id: None, payer_id: None, scheme_id: None, data, personal: Vec::new() }
+        NewEvent {
+            kind,
+            order_id: None,
+            merchant_id: None,
+            payer_id: None,
+            scheme_id: None,
+            data,
+            personal: Vec::new(),
+        }
     }
 
     pub fn order(mut self, id: OrderId) -> NewEvent {
@@ -99,7 +107,10 @@ pub async fn lock_head<C: ConnectionTrait>(db: &C) -> Result<LogPosition, Domain
         .one(db)
         .await?
         .ok_or_else(|| DomainError::Internal("log head missing: run migrations".into()))?;
-    Ok(LogPosition { next_seq: to_u64(head.size)?, last_at: Timestamp(head.last_at_us) })
+    Ok(LogPosition {
+        next_seq: to_u64(head.size)?,
+        last_at: Timestamp(head.last_at_us),
+    })
 }
 
 /// Appends `events` at `pos` (from [`lock_head`] in the same transaction), all stamped `at`,
@@ -139,9 +150,13 @@ pub async fn append<C: ConnectionTrait>(
         seq += 1;
     }
     if seq != pos.next_seq {
-        log_head::ActiveModel { id: Set(1), size: Set(to_i64(seq)?), last_at_us: Set(at.0) }
-            .update(db)
-            .await?;
+        log_head::ActiveModel {
+            id: Set(1),
+            size: Set(to_i64(seq)?),
+            last_at_us: Set(at.0),
+        }
+        .update(db)
+        .await?;
     }
     Ok(seq)
 }
@@ -162,7 +177,10 @@ pub struct SealedEvent {
 
 fn seal(seq: Seq, at: Timestamp, e: NewEvent) -> Result<SealedEvent, DomainError> {
     let Value::Object(mut data) = e.data else {
-        return Err(DomainError::Internal(format!("event {} data is not an object", e.kind)));
+        return Err(DomainError::Internal(format!(
+            "event {} data is not an object",
+            e.kind
+        )));
     };
     let salt = if e.personal.is_empty() {
         None
@@ -172,7 +190,12 @@ fn seal(seq: Seq, at: Timestamp, e: NewEvent) -> Result<SealedEvent, DomainError
         let commitments: Map<String, Value> = e
             .personal
             .iter()
-            .map(|(label, value)| ((*label).to_owned(), Value::String(commitment(&salt, label, value))))
+            .map(|(label, value)| {
+                (
+                    (*label).to_owned(),
+                    Value::String(commitment(&salt, label, value)),
+                )
+            })
             .collect();
         data.insert("commitments".into(), Value::Object(commitments));
         Some(salt)
@@ -212,7 +235,8 @@ pub fn canonical_form(
     if let Some(m) = merchant_id {
         obj["merchant_id"] = Value::String(m.to_string());
     }
-    let bytes = lvyue_notary::canonical_json(&obj).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let bytes =
+        lvyue_notary::canonical_json(&obj).map_err(|e| DomainError::Internal(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
@@ -243,7 +267,8 @@ impl TryFrom<event::Model> for EventRecord {
             merchant_id: m.merchant_id.map(PartyId),
             payer_id: m.payer_id.map(PartyId),
             scheme_id: m.scheme_id.map(SchemeId),
-            data: serde_json::from_str(&m.data).map_err(|e| DomainError::Internal(format!("event data: {e}")))?,
+            data: serde_json::from_str(&m.data)
+                .map_err(|e| DomainError::Internal(format!("event data: {e}")))?,
             canonical: m.canonical,
             leaf_hash: m.leaf_hash,
             salt: m.salt,
@@ -266,7 +291,15 @@ mod tests {
 
     #[test]
     fn canonical_form_sorts_keys_and_omits_absent_ids() {
-        let c = canonical_form(Seq(7), "order.opened", Timestamp(0), Some(OrderId(3)), None, &json!({"b": 1, "a": "x"})).unwrap();
+        let c = canonical_form(
+            Seq(7),
+            "order.opened",
+            Timestamp(0),
+            Some(OrderId(3)),
+            None,
+            &json!({"b": 1, "a": "x"}),
+        )
+        .unwrap();
         assert_eq!(
             c,
             r#"{"at":"1970-01-01T00:00:00.000000Z","data":{"a":"x","b":1},"order_id":"ord_3","seq":7,"type":"order.opened"}"#
@@ -275,11 +308,16 @@ mod tests {
 
     #[test]
     fn personal_data_is_only_committed_to() {
-        let e = NewEvent::new("payer.registered", json!({})).personal("name", "段誉").personal("id_number", "11010519491231002X");
+        let e = NewEvent::new("payer.registered", json!({}))
+            .personal("name", "段誉")
+            .personal("id_number", "11010519491231002X");
         let sealed = seal(Seq(0), Timestamp(0), e).unwrap();
         assert!(!sealed.canonical.contains("段誉"));
         assert!(!sealed.canonical.contains("11010519491231002X"));
         let salt = sealed.salt.unwrap();
-        assert_eq!(sealed.data["commitments"]["name"], Value::String(commitment(&salt, "name", "段誉")));
+        assert_eq!(
+            sealed.data["commitments"]["name"],
+            Value::String(commitment(&salt, "name", "段誉"))
+        );
     }
 }

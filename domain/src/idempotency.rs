@@ -8,7 +8,8 @@
 //! command that fails rolls its claim back, leaving the key free for a retry.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::OnConflict,
 };
 use sha2::{Digest, Sha256};
 
@@ -44,7 +45,8 @@ impl IdempotencyKey {
 
 /// SHA-256 over the command name and the canonical JSON of its input.
 pub fn request_hash(command: &str, input: &serde_json::Value) -> Result<String, DomainError> {
-    let canonical = lvyue_notary::canonical_json(input).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let canonical =
+        lvyue_notary::canonical_json(input).map_err(|e| DomainError::Internal(e.to_string()))?;
     let mut h = Sha256::new();
     h.update(command.as_bytes());
     h.update([0u8]);
@@ -82,7 +84,11 @@ pub async fn claim<C: ConnectionTrait>(
         created_at_us: Set(now.0),
         ..Default::default()
     })
-    .on_conflict(OnConflict::columns([rec::Column::Principal, rec::Column::Key]).do_nothing().to_owned())
+    .on_conflict(
+        OnConflict::columns([rec::Column::Principal, rec::Column::Key])
+            .do_nothing()
+            .to_owned(),
+    )
     .try_insert()
     .exec(db)
     .await?;
@@ -108,7 +114,17 @@ pub async fn claim<C: ConnectionTrait>(
 ///
 /// # Errors
 /// Database errors.
-pub async fn complete<C: ConnectionTrait>(db: &C, id: i64, response: String) -> Result<(), DomainError> {
-    rec::ActiveModel { id: Set(id), response: Set(response), ..Default::default() }.update(db).await?;
+pub async fn complete<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    response: String,
+) -> Result<(), DomainError> {
+    rec::ActiveModel {
+        id: Set(id),
+        response: Set(response),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
     Ok(())
 }

@@ -119,7 +119,16 @@ mod tests {
 
     #[test]
     fn an_id_of_another_type_or_garbage_is_not_found() {
-        for bad in ["pty_42", "ord_", "ord_-1", "ord_042", "ord_1x", "ord_99999999999999999999", "42", ""] {
+        for bad in [
+            "pty_42",
+            "ord_",
+            "ord_-1",
+            "ord_042",
+            "ord_1x",
+            "ord_99999999999999999999",
+            "42",
+            "",
+        ] {
             let err = bad.parse::<OrderId>().unwrap_err();
             assert!(matches!(err, DomainError::NotFound { .. }), "{bad}");
         }

@@ -6,44 +6,100 @@
 //! that applies the principal's scope in SQL. It never sees axum or GraphQL; it sees the
 //! database only through `lvyue-entity` and sea-orm.
 
+pub mod alert;
 pub mod audit;
+pub mod calendar;
 pub mod clock;
 pub mod command;
+pub mod court;
+pub mod custody;
 pub mod db;
+mod enums;
 pub mod error;
 pub mod event;
 pub mod idempotency;
+pub mod identity;
 pub mod ids;
 pub mod ledger;
+pub mod log;
 pub mod money;
+pub mod onboarding;
+pub mod order;
+pub mod party;
+pub mod payout;
+pub mod pii;
+pub mod policy;
 pub mod principal;
+pub mod queries;
+pub mod reconcile;
+pub mod risk;
+pub mod scheduler;
+pub mod scheme;
+pub mod screening;
+pub mod split;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, EntityTrait};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 pub use error::{DomainError, DomainResult, ErrorCode};
 pub use money::{Bp, Money};
 
 use crate::clock::Clock;
 
-/// The escrow system: a database, a clock, and the signal that the log has grown.
+/// How many alerts a slow subscriber may fall behind before it misses some.
+const ALERT_CHANNEL_CAPACITY: usize = 1024;
+
+/// The escrow system: a database, a clock, the keys for personal data, and the signals that
+/// the log has grown and alerts were raised.
 pub struct Escrow {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
+    vault: pii::PiiVault,
     log_size: watch::Sender<u64>,
+    alerts: broadcast::Sender<alert::AlertRecord>,
 }
 
 impl Escrow {
     /// # Errors
     /// Database errors while reading the log head.
-    pub async fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> DomainResult<Escrow> {
-        let size = lvyue_entity::log_head::Entity::find_by_id(1).one(&db).await?.map(|h| h.size).unwrap_or(0);
+    pub async fn new(
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+        vault: pii::PiiVault,
+    ) -> DomainResult<Escrow> {
+        let size = lvyue_entity::log_head::Entity::find_by_id(1)
+            .one(&db)
+            .await?
+            .map(|h| h.size)
+            .unwrap_or(0);
         let (log_size, _) = watch::channel(event::to_u64(size)?);
-        Ok(Escrow { db, clock, log_size })
+        let (alerts, _) = broadcast::channel(ALERT_CHANNEL_CAPACITY);
+        Ok(Escrow {
+            db,
+            clock,
+            vault,
+            log_size,
+            alerts,
+        })
+    }
+
+    pub fn vault(&self) -> &pii::PiiVault {
+        &self.vault
+    }
+
+    /// Alerts raised by this process, as they are raised. A subscriber must not assume the
+    /// transaction committed: check the alert in the database before acting on it.
+    pub fn subscribe_alerts(&self) -> broadcast::Receiver<alert::AlertRecord> {
+        self.alerts.subscribe()
+    }
+
+    pub(crate) fn notify_alert(&self, a: alert::AlertRecord) {
+        // No subscribers is fine.
+        let _ = self.alerts.send(a);
     }
 
     pub fn db(&self) -> &DatabaseConnection {

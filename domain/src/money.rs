@@ -55,7 +55,9 @@ impl Money {
 
     /// An amount in whole yuan (for fixtures and policy constants such as ¥10,000 a day).
     pub fn from_yuan(yuan: i64) -> Result<Money, MoneyError> {
-        yuan.checked_mul(100).ok_or(MoneyError::OutOfRange).and_then(Money::from_fen)
+        yuan.checked_mul(100)
+            .ok_or(MoneyError::OutOfRange)
+            .and_then(Money::from_fen)
     }
 
     pub fn fen(self) -> i64 {
@@ -69,21 +71,35 @@ impl Money {
     /// Parses an amount that must be greater than zero (a payment, a release, a refund).
     pub fn parse_positive(input: &str) -> Result<Money, MoneyError> {
         let m: Money = input.parse()?;
-        if m.is_zero() { Err(MoneyError::NotPositive) } else { Ok(m) }
+        if m.is_zero() {
+            Err(MoneyError::NotPositive)
+        } else {
+            Ok(m)
+        }
     }
 
     /// Checks that the amount is greater than zero.
     pub fn positive(self) -> Result<Money, MoneyError> {
-        if self.is_zero() { Err(MoneyError::NotPositive) } else { Ok(self) }
+        if self.is_zero() {
+            Err(MoneyError::NotPositive)
+        } else {
+            Ok(self)
+        }
     }
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
-        self.0.checked_add(other.0).ok_or(MoneyError::OutOfRange).and_then(Money::from_fen)
+        self.0
+            .checked_add(other.0)
+            .ok_or(MoneyError::OutOfRange)
+            .and_then(Money::from_fen)
     }
 
     /// `self - other`, refusing to go below zero.
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
-        self.0.checked_sub(other.0).ok_or(MoneyError::OutOfRange).and_then(Money::from_fen)
+        self.0
+            .checked_sub(other.0)
+            .ok_or(MoneyError::OutOfRange)
+            .and_then(Money::from_fen)
     }
 
     /// `self - other`, or zero when `other` is larger.
@@ -136,7 +152,9 @@ impl Money {
         }
         let n_i64 = i64::try_from(n).map_err(|_| MoneyError::OutOfRange)?;
         let (base, rem) = (self.0 / n_i64, self.0 % n_i64);
-        Ok((0..n_i64).map(|i| Money(base + i64::from(i < rem))).collect())
+        Ok((0..n_i64)
+            .map(|i| Money(base + i64::from(i < rem)))
+            .collect())
     }
 
     /// Ratio split by weights with the largest-remainder (Hamilton) method: every part gets the
@@ -185,7 +203,9 @@ impl FromStr for Money {
     /// Accepts `0`, `12`, `12.3`, `12.30`; refuses signs, exponents, spaces, leading zeros
     /// (`01.00`), a bare or trailing point, more than two places and values above [`MAX_FEN`].
     fn from_str(input: &str) -> Result<Money, MoneyError> {
-        let malformed = || MoneyError::Malformed { input: truncate(input) };
+        let malformed = || MoneyError::Malformed {
+            input: truncate(input),
+        };
         let (int_part, frac_part) = match input.split_once('.') {
             Some((i, f)) => (i, Some(f)),
             None => (input, None),
@@ -201,7 +221,11 @@ impl FromStr for Money {
             Some(f) if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) => {
                 return Err(malformed());
             }
-            Some(f) if f.len() > 2 => return Err(MoneyError::TooPrecise { input: truncate(input) }),
+            Some(f) if f.len() > 2 => {
+                return Err(MoneyError::TooPrecise {
+                    input: truncate(input),
+                });
+            }
             Some(f) => {
                 let digits: i64 = f.parse().map_err(|_| malformed())?;
                 if f.len() == 1 { digits * 10 } else { digits }
@@ -243,8 +267,15 @@ impl<'de> Deserialize<'de> for Money {
 pub struct Bp(u32);
 
 impl Bp {
+    /// 100%.
+    pub const WHOLE: Bp = Bp(BP_WHOLE);
+
     pub fn new(bp: u32) -> Result<Bp, MoneyError> {
-        if bp <= BP_WHOLE { Ok(Bp(bp)) } else { Err(MoneyError::BpOutOfRange(bp)) }
+        if bp <= BP_WHOLE {
+            Ok(Bp(bp))
+        } else {
+            Err(MoneyError::BpOutOfRange(bp))
+        }
     }
 
     pub fn get(self) -> u32 {
@@ -300,26 +331,57 @@ mod tests {
         assert_eq!(m("1280.5").to_string(), "1280.50");
         assert_eq!(m("0.01").to_string(), "0.01");
         assert_eq!(m("0").to_string(), "0.00");
-        assert_eq!(Money::from_fen(MAX_FEN).unwrap().to_string(), "10000000000000.00");
+        assert_eq!(
+            Money::from_fen(MAX_FEN).unwrap().to_string(),
+            "10000000000000.00"
+        );
     }
 
     #[test]
     fn malformed_amounts_are_refused_not_rounded() {
-        for bad in ["", ".", "1.", ".5", "1e10", "-0.00", "-1", "+1", "NaN", " 1.00", "1.00 ", "01.00", "1,00", "１.00", "0x10", "1.0.0", "inf"] {
-            assert!(matches!(bad.parse::<Money>(), Err(MoneyError::Malformed { .. })), "{bad:?} should be malformed");
+        for bad in [
+            "", ".", "1.", ".5", "1e10", "-0.00", "-1", "+1", "NaN", " 1.00", "1.00 ", "01.00",
+            "1,00", "１.00", "0x10", "1.0.0", "inf",
+        ] {
+            assert!(
+                matches!(bad.parse::<Money>(), Err(MoneyError::Malformed { .. })),
+                "{bad:?} should be malformed"
+            );
         }
-        assert_eq!("1.001".parse::<Money>(), Err(MoneyError::TooPrecise { input: "1.001".into() }));
-        assert_eq!("0.000".parse::<Money>(), Err(MoneyError::TooPrecise { input: "0.000".into() }));
+        assert_eq!(
+            "1.001".parse::<Money>(),
+            Err(MoneyError::TooPrecise {
+                input: "1.001".into()
+            })
+        );
+        assert_eq!(
+            "0.000".parse::<Money>(),
+            Err(MoneyError::TooPrecise {
+                input: "0.000".into()
+            })
+        );
     }
 
     #[test]
     fn out_of_range_amounts_are_refused_not_wrapped() {
-        assert_eq!("10000000000000.01".parse::<Money>(), Err(MoneyError::OutOfRange));
-        assert_eq!("99999999999999999999999.00".parse::<Money>(), Err(MoneyError::OutOfRange));
+        assert_eq!(
+            "10000000000000.01".parse::<Money>(),
+            Err(MoneyError::OutOfRange)
+        );
+        assert_eq!(
+            "99999999999999999999999.00".parse::<Money>(),
+            Err(MoneyError::OutOfRange)
+        );
         assert_eq!(Money::from_fen(-1), Err(MoneyError::OutOfRange));
         let max = Money::from_fen(MAX_FEN).unwrap();
-        assert_eq!(max.checked_add(Money::from_fen(1).unwrap()), Err(MoneyError::OutOfRange));
-        assert_eq!(Money::ZERO.checked_sub(Money::from_fen(1).unwrap()), Err(MoneyError::OutOfRange));
+        assert_eq!(
+            max.checked_add(Money::from_fen(1).unwrap()),
+            Err(MoneyError::OutOfRange)
+        );
+        assert_eq!(
+            Money::ZERO.checked_sub(Money::from_fen(1).unwrap()),
+            Err(MoneyError::OutOfRange)
+        );
     }
 
     #[test]
@@ -330,14 +392,18 @@ mod tests {
 
     #[test]
     fn shenzhen_schedule_last_stage_takes_the_remainder() {
-        let parts = m("4999.99").split_by_bp(&bps(&[2500, 1500, 3000, 3000])).unwrap();
+        let parts = m("4999.99")
+            .split_by_bp(&bps(&[2500, 1500, 3000, 3000]))
+            .unwrap();
         let printed: Vec<String> = parts.iter().map(Money::to_string).collect();
         assert_eq!(printed, ["1249.99", "749.99", "1499.99", "1500.02"]);
     }
 
     #[test]
     fn fuzhou_schedule_last_stage_takes_the_remainder() {
-        let parts = m("3333.33").split_by_bp(&bps(&[1000, 3000, 3000, 3000])).unwrap();
+        let parts = m("3333.33")
+            .split_by_bp(&bps(&[1000, 3000, 3000, 3000]))
+            .unwrap();
         let printed: Vec<String> = parts.iter().map(Money::to_string).collect();
         assert_eq!(printed, ["333.33", "999.99", "999.99", "1000.02"]);
     }
@@ -354,8 +420,19 @@ mod tests {
     #[test]
     fn even_split_spreads_the_remainder_a_fen_at_a_time() {
         let parts = m("100.00").split_even(3).unwrap();
-        assert_eq!(parts.iter().map(Money::to_string).collect::<Vec<_>>(), ["33.34", "33.33", "33.33"]);
-        assert_eq!(m("0.02").split_even(3).unwrap().iter().map(|p| p.fen()).collect::<Vec<_>>(), [1, 1, 0]);
+        assert_eq!(
+            parts.iter().map(Money::to_string).collect::<Vec<_>>(),
+            ["33.34", "33.33", "33.33"]
+        );
+        assert_eq!(
+            m("0.02")
+                .split_even(3)
+                .unwrap()
+                .iter()
+                .map(|p| p.fen())
+                .collect::<Vec<_>>(),
+            [1, 1, 0]
+        );
         assert_eq!(m("1").split_even(0), Err(MoneyError::NoRecipients));
     }
 
@@ -363,20 +440,34 @@ mod tests {
     fn ratio_split_gives_leftover_fen_to_the_largest_remainders() {
         // 100.00 by 1:1:1 → 33.34, 33.33, 33.33 (ties go to the lower index).
         let parts = m("100.00").split_by_ratio(&[1, 1, 1]).unwrap();
-        assert_eq!(parts.iter().map(|p| p.fen()).collect::<Vec<_>>(), [3334, 3333, 3333]);
+        assert_eq!(
+            parts.iter().map(|p| p.fen()).collect::<Vec<_>>(),
+            [3334, 3333, 3333]
+        );
         // 0.05 by 3:7 → 0.015/0.035 → floors 1, 3; remainders .5/.5 → first gets the fen.
         let parts = m("0.05").split_by_ratio(&[3, 7]).unwrap();
         assert_eq!(parts.iter().map(|p| p.fen()).collect::<Vec<_>>(), [2, 3]);
         // Largest-remainder on the Shenzhen example differs from the staged rule.
-        let parts = m("4999.99").split_by_ratio(&[2500, 1500, 3000, 3000]).unwrap();
-        assert_eq!(parts.iter().map(Money::to_string).collect::<Vec<_>>(), ["1250.00", "750.00", "1500.00", "1499.99"]);
-        assert_eq!(m("1").split_by_ratio(&[0, 0]), Err(MoneyError::NoRecipients));
+        let parts = m("4999.99")
+            .split_by_ratio(&[2500, 1500, 3000, 3000])
+            .unwrap();
+        assert_eq!(
+            parts.iter().map(Money::to_string).collect::<Vec<_>>(),
+            ["1250.00", "750.00", "1500.00", "1499.99"]
+        );
+        assert_eq!(
+            m("1").split_by_ratio(&[0, 0]),
+            Err(MoneyError::NoRecipients)
+        );
     }
 
     #[test]
     fn custody_rounds_up_and_releases_round_down() {
         let balance = m("1234567.89");
-        assert_eq!(balance.share_ceil(Bp::new(2000).unwrap()).to_string(), "246913.58");
+        assert_eq!(
+            balance.share_ceil(Bp::new(2000).unwrap()).to_string(),
+            "246913.58"
+        );
         assert_eq!(m("0.01").share_ceil(Bp::new(1).unwrap()).fen(), 1);
         assert_eq!(m("0.01").share_floor(Bp::new(9999).unwrap()).fen(), 0);
     }

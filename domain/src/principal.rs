@@ -23,7 +23,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Bank, Role::Merchant, Role::Payer, Role::Regulator, Role::Court];
+    pub const ALL: [Role; 5] = [
+        Role::Bank,
+        Role::Merchant,
+        Role::Payer,
+        Role::Regulator,
+        Role::Court,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,7 +54,9 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| DomainError::invalid("role", "must be BANK, MERCHANT, PAYER, REGULATOR or COURT"))
+            .ok_or_else(|| {
+                DomainError::invalid("role", "must be BANK, MERCHANT, PAYER, REGULATOR or COURT")
+            })
     }
 }
 
@@ -126,7 +134,15 @@ impl FromStr for Industry {
         Industry::ALL
             .into_iter()
             .find(|i| i.as_str() == s)
-            .ok_or_else(|| DomainError::invalid("industry", format!("unknown industry {:?}", s.chars().take(40).collect::<String>())))
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "industry",
+                    format!(
+                        "unknown industry {:?}",
+                        s.chars().take(40).collect::<String>()
+                    ),
+                )
+            })
     }
 }
 
@@ -152,7 +168,10 @@ impl FromStr for RegionCode {
         if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with("00") {
             Ok(RegionCode(s.to_owned()))
         } else {
-            Err(DomainError::invalid("region", "must be a 6-digit GB/T 2260 code such as 320100"))
+            Err(DomainError::invalid(
+                "region",
+                "must be a 6-digit GB/T 2260 code such as 320100",
+            ))
         }
     }
 }
@@ -197,7 +216,10 @@ impl FromStr for RegionPrefix {
         if matches!(s.len(), 2 | 4 | 6) && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(RegionPrefix(s.to_owned()))
         } else {
-            Err(DomainError::invalid("region prefix", "must be 2, 4 or 6 digits, e.g. 32 or 3201"))
+            Err(DomainError::invalid(
+                "region prefix",
+                "must be 2, 4 or 6 digits, e.g. 32 or 3201",
+            ))
         }
     }
 }
@@ -244,25 +266,39 @@ pub struct Principal {
 impl Principal {
     /// The bank's own processes (scheduler, demo loader, CLI).
     pub fn system() -> Principal {
-        Principal { subject: "system".into(), role: Role::Bank, party_id: None, jurisdiction: Jurisdiction::default() }
+        Principal {
+            subject: "system".into(),
+            role: Role::Bank,
+            party_id: None,
+            jurisdiction: Jurisdiction::default(),
+        }
     }
 
     pub fn bank(subject: &str) -> Principal {
-        Principal { subject: subject.into(), role: Role::Bank, party_id: None, jurisdiction: Jurisdiction::default() }
+        Principal {
+            subject: subject.into(),
+            role: Role::Bank,
+            party_id: None,
+            jurisdiction: Jurisdiction::default(),
+        }
     }
 
     pub fn require_role(&self, allowed: &[Role]) -> Result<(), DomainError> {
         if allowed.contains(&self.role) {
             Ok(())
         } else {
-            Err(DomainError::Forbidden(format!("role {} may not do this", self.role)))
+            Err(DomainError::Forbidden(format!(
+                "role {} may not do this",
+                self.role
+            )))
         }
     }
 
     /// The party this principal acts for, required for merchant, payer, regulator and court
     /// principals.
     pub fn own_party(&self) -> Result<PartyId, DomainError> {
-        self.party_id.ok_or_else(|| DomainError::Forbidden("token has no party_id".into()))
+        self.party_id
+            .ok_or_else(|| DomainError::Forbidden("token has no party_id".into()))
     }
 }
 
@@ -273,7 +309,10 @@ mod tests {
 
     #[test]
     fn a_jurisdiction_needs_both_region_and_industry() {
-        let j = Jurisdiction { regions: vec!["3201".parse().unwrap()], industries: vec![Industry::DrivingSchool] };
+        let j = Jurisdiction {
+            regions: vec!["3201".parse().unwrap()],
+            industries: vec![Industry::DrivingSchool],
+        };
         assert!(j.covers("320102", Industry::DrivingSchool));
         assert!(!j.covers("320500", Industry::DrivingSchool));
         assert!(!j.covers("320102", Industry::Canteen));
@@ -285,6 +324,9 @@ mod tests {
         for bad in ["3201", "32010a", "000000", "3201000"] {
             assert!(bad.parse::<RegionCode>().is_err(), "{bad}");
         }
-        assert_eq!("320102".parse::<RegionCode>().unwrap().city().as_str(), "320100");
+        assert_eq!(
+            "320102".parse::<RegionCode>().unwrap().city().as_str(),
+            "320100"
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use lvyue_migration::MigratorTrait;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use crate::Escrow;
 use crate::clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -38,8 +38,16 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = crate::db::sqlite_url_in(dir.path());
         let db = crate::db::connect(&url).await.expect("open sqlite");
-        lvyue_migration::Migrator::up(&db, None).await.expect("migrate sqlite");
-        TestDb { url, db, backend: Backend::Sqlite, _dir: Some(dir), pg: None }
+        lvyue_migration::Migrator::up(&db, None)
+            .await
+            .expect("migrate sqlite");
+        TestDb {
+            url,
+            db,
+            backend: Backend::Sqlite,
+            _dir: Some(dir),
+            pg: None,
+        }
     }
 
     /// A fresh PostgreSQL database, or `None` when `LVYUE_TEST_POSTGRES_URL` is not set.
@@ -49,13 +57,26 @@ impl TestDb {
     pub async fn postgres() -> Option<TestDb> {
         let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
         let name = format!("lvyue_test_{}_{}", std::process::id(), rand_suffix());
-        let admin = Database::connect(&admin_url).await.expect("connect to LVYUE_TEST_POSTGRES_URL");
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("connect to LVYUE_TEST_POSTGRES_URL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
         admin.close().await.ok();
         let url = replace_db_name(&admin_url, &name);
         let db = crate::db::connect(&url).await.expect("open test database");
-        lvyue_migration::Migrator::up(&db, None).await.expect("migrate postgres");
-        Some(TestDb { url, db, backend: Backend::Postgres, _dir: None, pg: Some((admin_url, name)) })
+        lvyue_migration::Migrator::up(&db, None)
+            .await
+            .expect("migrate postgres");
+        Some(TestDb {
+            url,
+            db,
+            backend: Backend::Postgres,
+            _dir: None,
+            pg: Some((admin_url, name)),
+        })
     }
 
     /// An `Escrow` on this database with the system clock.
@@ -76,7 +97,15 @@ impl TestDb {
     }
 
     async fn escrow_with_clock(&self, clock: Arc<dyn Clock>) -> Arc<Escrow> {
-        Arc::new(Escrow::new(self.db.clone(), clock).await.expect("escrow"))
+        Arc::new(
+            Escrow::new(
+                self.db.clone(),
+                clock,
+                crate::pii::PiiVault::single([42; 32]),
+            )
+            .await
+            .expect("escrow"),
+        )
     }
 }
 
@@ -86,11 +115,20 @@ impl Drop for TestDb {
             let db = self.db.clone();
             // Drop runs outside any runtime guarantee: use a thread with a runtime of its own.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
                 rt.block_on(async move {
                     db.close().await.ok();
                     if let Ok(admin) = Database::connect(&admin_url).await {
-                        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
                         admin.close().await.ok();
                     }
                 });
@@ -152,8 +190,283 @@ macro_rules! db_test {
 mod tests {
     #[test]
     fn database_names_are_swapped_in_urls() {
-        assert_eq!(super::replace_db_name("postgres://postgres@127.0.0.1:5432/postgres", "t1"), "postgres://postgres@127.0.0.1:5432/t1");
-        assert_eq!(super::replace_db_name("postgres://h/db?sslmode=disable", "t2"), "postgres://h/t2?sslmode=disable");
-        assert_eq!(super::replace_db_name("postgres://h", "t3"), "postgres://h/t3");
+        assert_eq!(
+            super::replace_db_name("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            super::replace_db_name("postgres://h/db?sslmode=disable", "t2"),
+            "postgres://h/t2?sslmode=disable"
+        );
+        assert_eq!(
+            super::replace_db_name("postgres://h", "t3"),
+            "postgres://h/t3"
+        );
+    }
+}
+
+/// A small world built through domain commands: a regulator, a court, and helpers to add
+/// schemes, merchants, payers and orders. Fixtures never write rows behind the domain's back.
+pub mod world {
+    use std::sync::Arc;
+
+    use chrono::NaiveDate;
+    use serde_json::Value;
+
+    use crate::Escrow;
+    use crate::clock::{ManualClock, Timestamp};
+    use crate::command::Command;
+    use crate::error::DomainResult;
+    use crate::ids::PartyId;
+    use crate::money::Money;
+    use crate::order::{Channel, Collect, CollectOutcome, OpenOrder, OrderRecord};
+    use crate::party::{
+        Licence, PartyRecord, RegisterCourt, RegisterMerchant, RegisterPayer, RegisterRegulator,
+    };
+    use crate::principal::{Industry, Jurisdiction, Principal, Role};
+    use crate::scheme::{CreateScheme, EnrollMerchant, Enrollment, SchemeRecord};
+
+    use super::TestDb;
+
+    pub struct World {
+        pub escrow: Arc<Escrow>,
+        pub clock: Arc<ManualClock>,
+        pub bank: Principal,
+        counter: std::sync::atomic::AtomicU32,
+    }
+
+    /// 2026-03-02 10:00 China time, a Monday and a working day.
+    pub fn default_start() -> Timestamp {
+        Timestamp::china_midnight(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default())
+            .plus_seconds(10 * 3600)
+    }
+
+    impl World {
+        /// # Panics
+        /// On database errors.
+        pub async fn new(db: &TestDb) -> World {
+            World::at(db, default_start()).await
+        }
+
+        /// # Panics
+        /// On database errors.
+        pub async fn at(db: &TestDb, start: Timestamp) -> World {
+            let (escrow, clock) = db.escrow_at(start).await;
+            // Numbers (codes, USCCs, ID numbers) stay unique across worlds on one database: each
+            // world starts counting from a base no earlier world reached.
+            let base = (*escrow.subscribe_log_size().borrow() as u32).saturating_mul(1000);
+            World {
+                escrow,
+                clock,
+                bank: Principal::bank("ops-test"),
+                counter: std::sync::atomic::AtomicU32::new(base),
+            }
+        }
+
+        fn next(&self) -> u32 {
+            self.counter
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1
+        }
+
+        /// Runs a command as the bank.
+        pub async fn run<C: Command>(&self, cmd: C) -> DomainResult<C::Output> {
+            self.escrow.execute(&self.bank, None, &cmd).await
+        }
+
+        /// Runs a command as someone.
+        pub async fn run_as<C: Command>(&self, who: &Principal, cmd: C) -> DomainResult<C::Output> {
+            self.escrow.execute(who, None, &cmd).await
+        }
+
+        pub fn as_party(&self, role: Role, party: PartyId) -> Principal {
+            Principal {
+                subject: format!("{}-{}", role, party),
+                role,
+                party_id: Some(party),
+                jurisdiction: Jurisdiction::default(),
+            }
+        }
+
+        pub fn as_regulator(&self, r: &PartyRecord) -> Principal {
+            Principal {
+                subject: format!("reg-{}", r.id),
+                role: Role::Regulator,
+                party_id: Some(r.id),
+                jurisdiction: r.jurisdiction(),
+            }
+        }
+
+        /// # Panics
+        /// On any refusal.
+        pub async fn regulator(&self, regions: &[&str], industries: &[Industry]) -> PartyRecord {
+            self.run(RegisterRegulator {
+                name: format!("监管局{}", self.next()),
+                jurisdiction: Jurisdiction {
+                    regions: regions
+                        .iter()
+                        .map(|r| r.parse().expect("region prefix"))
+                        .collect(),
+                    industries: industries.to_vec(),
+                },
+            })
+            .await
+            .expect("register regulator")
+        }
+
+        /// # Panics
+        /// On any refusal.
+        pub async fn court(&self) -> PartyRecord {
+            self.run(RegisterCourt {
+                name: format!("南京市玄武区人民法院{}", self.next()),
+                region: "320102".parse().expect("region"),
+            })
+            .await
+            .expect("register court")
+        }
+
+        /// # Panics
+        /// On any refusal.
+        pub async fn scheme(
+            &self,
+            industry: Industry,
+            region: &str,
+            regulator: Option<PartyId>,
+            policy: Value,
+        ) -> SchemeRecord {
+            let n = self.next();
+            self.run(CreateScheme {
+                code: format!("S{n}"),
+                name: format!("{} scheme {n}", industry.label_zh()),
+                industry,
+                region: region.parse().expect("region"),
+                regulator,
+                policy,
+            })
+            .await
+            .expect("create scheme")
+        }
+
+        /// A merchant with a valid USCC and an active licence.
+        ///
+        /// # Panics
+        /// On any refusal.
+        pub async fn merchant(&self, name: &str, region: &str, industry: Industry) -> PartyRecord {
+            let n = self.next();
+            let uscc =
+                crate::identity::uscc_with_check(&format!("91320100MA{:07}", n % 10_000_000))
+                    .expect("uscc");
+            self.run(RegisterMerchant {
+                name: name.to_owned(),
+                uscc,
+                region: region.parse().expect("region"),
+                industry,
+                description: String::new(),
+                licence: Some(Licence {
+                    registered_name: name.to_owned(),
+                    registered_address: "南京市玄武区中山路1号".into(),
+                    legal_representative: "王某".into(),
+                    valid_until: None,
+                    status: "存续".into(),
+                }),
+            })
+            .await
+            .expect("register merchant")
+        }
+
+        /// # Panics
+        /// On any refusal.
+        pub async fn enroll(&self, scheme: &SchemeRecord, merchant: &PartyRecord) -> Enrollment {
+            self.run(EnrollMerchant {
+                scheme: scheme.id,
+                merchant: merchant.id,
+                settlement_account_number: format!("6222{:012}", self.next()),
+            })
+            .await
+            .expect("enroll")
+        }
+
+        /// # Panics
+        /// On any refusal.
+        pub async fn payer(&self, name: &str) -> PartyRecord {
+            let n = self.next();
+            let birth = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
+                + chrono::Days::new(u64::from(n % 20_000));
+            let id = crate::identity::id_number_with_check(&format!(
+                "320102{}{:03}",
+                birth.format("%Y%m%d"),
+                (n / 20_000) % 1000
+            ))
+            .expect("id number");
+            self.run(RegisterPayer {
+                name: name.to_owned(),
+                id_number: Some(id),
+                phone: Some(format!("138{:08}", n % 100_000_000)),
+            })
+            .await
+            .expect("register payer")
+        }
+
+        /// # Panics
+        /// On any refusal.
+        pub async fn order(
+            &self,
+            scheme: &SchemeRecord,
+            merchant: &PartyRecord,
+            payer: &PartyRecord,
+            total: &str,
+        ) -> OrderRecord {
+            self.run(OpenOrder {
+                scheme: scheme.id,
+                merchant: merchant.id,
+                payer: payer.id,
+                total: total.parse().expect("amount"),
+                description: "test order".into(),
+                order_no: None,
+            })
+            .await
+            .expect("open order")
+        }
+
+        /// Collects `amount` for an order through WeChat Pay.
+        ///
+        /// # Panics
+        /// On any refusal.
+        pub async fn pay(&self, order: &OrderRecord, amount: &str) -> CollectOutcome {
+            self.run(Collect {
+                order: order.id,
+                channel: Channel::WechatPay,
+                amount: amount.parse::<Money>().expect("amount"),
+                external_ref: format!("wx{}", self.next()),
+                batch_ref: None,
+            })
+            .await
+            .expect("collect")
+        }
+
+        /// Moves the clock by whole days and runs every job that is due.
+        ///
+        /// # Panics
+        /// On database errors.
+        pub async fn pass_days(&self, days: i64) -> crate::scheduler::TickReport {
+            self.clock.advance_days(days);
+            self.tick().await
+        }
+
+        /// Runs every job that is due, until none is left.
+        ///
+        /// # Panics
+        /// On database errors.
+        pub async fn tick(&self) -> crate::scheduler::TickReport {
+            let mut total = crate::scheduler::TickReport::default();
+            loop {
+                let r = crate::scheduler::tick(&self.escrow).await.expect("tick");
+                total.fired += r.fired;
+                total.failed += r.failed;
+                if r.fired == 0 {
+                    return total;
+                }
+            }
+        }
     }
 }

@@ -6,11 +6,33 @@
 //! `lvyue-migration`; these structs must match it.
 
 pub mod account;
+pub mod alert;
 pub mod checkpoint;
+pub mod confirmation;
+pub mod enrollment;
+pub mod escrow_order;
 pub mod event;
 pub mod hold;
 pub mod idempotency_record;
 pub mod journal_entry;
+pub mod list_entry;
+pub mod list_import;
 pub mod log_head;
+pub mod milestone;
+pub mod notification;
 pub mod party;
+pub mod payment;
+pub mod payout;
 pub mod posting;
+pub mod refund;
+pub mod report_run;
+pub mod risk_score;
+pub mod scheduled_job;
+pub mod scheme;
+pub mod scheme_policy;
+pub mod statement;
+pub mod statement_line;
+pub mod system_account;
+pub mod voucher;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

@@ -3,9 +3,14 @@
 //!
 //! Migrations are append-only once released: a change to the schema is a new migration.
 
+// Column enums name their columns after the table (`Event::EventType`): that is the schema.
+#![allow(clippy::enum_variant_names)]
+
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_foundation;
+mod m20261125_000002_lifecycle;
+mod m20261125_000003_risk;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -13,6 +18,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_foundation::Migration)]
+        vec![
+            Box::new(m20261125_000001_foundation::Migration),
+            Box::new(m20261125_000002_lifecycle::Migration),
+            Box::new(m20261125_000003_risk::Migration),
+        ]
     }
 }

@@ -28,8 +28,20 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, Party::Table, "idx_party_kind_region", &[Party::Kind, Party::Region]).await?;
-        index(m, Party::Table, "idx_party_id_number_hash", &[Party::IdNumberHash]).await?;
+        index(
+            m,
+            Party::Table,
+            "idx_party_kind_region",
+            &[Party::Kind, Party::Region],
+        )
+        .await?;
+        index(
+            m,
+            Party::Table,
+            "idx_party_id_number_hash",
+            &[Party::IdNumberHash],
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -48,15 +60,31 @@ impl MigrationTrait for Migration {
                 .col(boolean(Account::AllowNegative))
                 .col(string(Account::Status))
                 .col(big_integer(Account::CreatedAtUs))
-                .foreign_key(&mut fk(Account::Table, Account::ParentId, Account::Table, Account::Id))
-                .foreign_key(&mut fk(Account::Table, Account::OwnerId, Party::Table, Party::Id))
+                .foreign_key(&mut fk(
+                    Account::Table,
+                    Account::ParentId,
+                    Account::Table,
+                    Account::Id,
+                ))
+                .foreign_key(&mut fk(
+                    Account::Table,
+                    Account::OwnerId,
+                    Party::Table,
+                    Party::Id,
+                ))
                 // Defence in depth: the ledger checks these in the write, the database refuses too.
                 .check(Expr::cust("allow_negative OR balance_fen >= held_fen"))
                 .check(Expr::cust("held_fen >= 0"))
                 .to_owned(),
         )
         .await?;
-        index(m, Account::Table, "idx_account_parent", &[Account::ParentId]).await?;
+        index(
+            m,
+            Account::Table,
+            "idx_account_parent",
+            &[Account::ParentId],
+        )
+        .await?;
         index(m, Account::Table, "idx_account_owner", &[Account::OwnerId]).await?;
         index(m, Account::Table, "idx_account_order", &[Account::OrderId]).await?;
 
@@ -72,7 +100,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, JournalEntry::Table, "idx_entry_order", &[JournalEntry::OrderId]).await?;
+        index(
+            m,
+            JournalEntry::Table,
+            "idx_entry_order",
+            &[JournalEntry::OrderId],
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -83,15 +117,37 @@ impl MigrationTrait for Migration {
                 .col(big_integer(Posting::AmountFen))
                 .col(big_integer(Posting::BalanceAfterFen))
                 .col(big_integer(Posting::CreatedAtUs))
-                .foreign_key(&mut fk(Posting::Table, Posting::EntryId, JournalEntry::Table, JournalEntry::Id))
-                .foreign_key(&mut fk(Posting::Table, Posting::AccountId, Account::Table, Account::Id))
+                .foreign_key(&mut fk(
+                    Posting::Table,
+                    Posting::EntryId,
+                    JournalEntry::Table,
+                    JournalEntry::Id,
+                ))
+                .foreign_key(&mut fk(
+                    Posting::Table,
+                    Posting::AccountId,
+                    Account::Table,
+                    Account::Id,
+                ))
                 .check(Expr::cust("amount_fen <> 0"))
                 .to_owned(),
         )
         .await?;
         index(m, Posting::Table, "idx_posting_entry", &[Posting::EntryId]).await?;
-        index(m, Posting::Table, "idx_posting_account", &[Posting::AccountId, Posting::Id]).await?;
-        index(m, Posting::Table, "idx_posting_account_time", &[Posting::AccountId, Posting::CreatedAtUs]).await?;
+        index(
+            m,
+            Posting::Table,
+            "idx_posting_account",
+            &[Posting::AccountId, Posting::Id],
+        )
+        .await?;
+        index(
+            m,
+            Posting::Table,
+            "idx_posting_account_time",
+            &[Posting::AccountId, Posting::CreatedAtUs],
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -110,12 +166,25 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null(Hold::ExpiresAtUs))
                 .col(big_integer(Hold::CreatedAtUs))
                 .col(big_integer_null(Hold::ClosedAtUs))
-                .foreign_key(&mut fk(Hold::Table, Hold::AccountId, Account::Table, Account::Id))
-                .check(Expr::cust("remaining_fen >= 0 AND remaining_fen <= amount_fen"))
+                .foreign_key(&mut fk(
+                    Hold::Table,
+                    Hold::AccountId,
+                    Account::Table,
+                    Account::Id,
+                ))
+                .check(Expr::cust(
+                    "remaining_fen >= 0 AND remaining_fen <= amount_fen",
+                ))
                 .to_owned(),
         )
         .await?;
-        index(m, Hold::Table, "idx_hold_account", &[Hold::AccountId, Hold::Status]).await?;
+        index(
+            m,
+            Hold::Table,
+            "idx_hold_account",
+            &[Hold::AccountId, Hold::Status],
+        )
+        .await?;
         index(m, Hold::Table, "idx_hold_order", &[Hold::OrderId]).await?;
 
         m.create_table(

@@ -6,45 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use lvyue_entity::account;
 
+use crate::command::Tx;
 use crate::error::DomainError;
 use crate::ids::{AccountId, OrderId, PartyId, SchemeId};
 use crate::money::Money;
-use crate::command::Tx;
 
 /// Deepest level of the account tree (root = 0).
 pub const MAX_ACCOUNT_LEVEL: i32 = 8;
 
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        pub enum $name { $($(#[$vdoc])* #[serde(rename = $s)] $variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $s),+ }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = DomainError;
-            fn from_str(s: &str) -> Result<$name, DomainError> {
-                match s {
-                    $($s => Ok($name::$variant),)+
-                    _ => Err(DomainError::invalid(stringify!($name), format!("unknown value {:?}", s.chars().take(40).collect::<String>()))),
-                }
-            }
-        }
-    };
-}
-pub(crate) use string_enum;
+use crate::enums::string_enum;
 
 string_enum!(
     /// What an account is for.
@@ -103,7 +73,15 @@ pub struct NewAccount {
 
 impl NewAccount {
     pub fn new(name: impl Into<String>, kind: AccountKind) -> NewAccount {
-        NewAccount { name: name.into(), kind, parent: None, owner: None, scheme: None, order: None, number: None }
+        NewAccount {
+            name: name.into(),
+            kind,
+            parent: None,
+            owner: None,
+            scheme: None,
+            order: None,
+            number: None,
+        }
     }
 
     pub fn under(mut self, parent: AccountId) -> NewAccount {
@@ -186,10 +164,17 @@ pub async fn open_account(tx: &Tx<'_>, new: NewAccount) -> Result<AccountRecord,
         Some(p) => {
             let parent = get_account(tx.db(), p).await?;
             if parent.status != AccountStatus::Open {
-                return Err(DomainError::invalid_state(format!("account {p}"), "CLOSED", "open a sub-account"));
+                return Err(DomainError::invalid_state(
+                    format!("account {p}"),
+                    "CLOSED",
+                    "open a sub-account",
+                ));
             }
             if parent.level >= MAX_ACCOUNT_LEVEL {
-                return Err(DomainError::invalid("parent", format!("the account tree is at most {MAX_ACCOUNT_LEVEL} levels deep")));
+                return Err(DomainError::invalid(
+                    "parent",
+                    format!("the account tree is at most {MAX_ACCOUNT_LEVEL} levels deep"),
+                ));
             }
             parent.level + 1
         }
@@ -217,9 +202,13 @@ pub async fn open_account(tx: &Tx<'_>, new: NewAccount) -> Result<AccountRecord,
     .insert(tx.db())
     .await?;
     let model = if external_number.is_none() {
-        account::ActiveModel { id: Set(model.id), number: Set(account_number(AccountId(model.id))), ..Default::default() }
-            .update(tx.db())
-            .await?
+        account::ActiveModel {
+            id: Set(model.id),
+            number: Set(account_number(AccountId(model.id))),
+            ..Default::default()
+        }
+        .update(tx.db())
+        .await?
     } else {
         model
     };
@@ -238,7 +227,10 @@ fn rand_suffix() -> u64 {
 
 /// # Errors
 /// `NOT_FOUND` when there is no such account.
-pub async fn get_account<C: ConnectionTrait>(db: &C, id: AccountId) -> Result<AccountRecord, DomainError> {
+pub async fn get_account<C: ConnectionTrait>(
+    db: &C,
+    id: AccountId,
+) -> Result<AccountRecord, DomainError> {
     account::Entity::find_by_id(id.0)
         .one(db)
         .await?

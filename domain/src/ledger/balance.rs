@@ -31,21 +31,35 @@ impl Balance {
 /// `NOT_FOUND`.
 pub async fn balance<C: ConnectionTrait>(db: &C, id: AccountId) -> Result<Balance, DomainError> {
     let a = get_account(db, id).await?;
-    Ok(Balance { balance_fen: a.balance_fen, held_fen: a.held.fen() })
+    Ok(Balance {
+        balance_fen: a.balance_fen,
+        held_fen: a.held.fen(),
+    })
 }
 
 /// Current balances of many accounts in one query.
 ///
 /// # Errors
 /// Database errors.
-pub async fn balances_of<C: ConnectionTrait>(db: &C, ids: &[AccountId]) -> Result<HashMap<AccountId, Balance>, DomainError> {
+pub async fn balances_of<C: ConnectionTrait>(
+    db: &C,
+    ids: &[AccountId],
+) -> Result<HashMap<AccountId, Balance>, DomainError> {
     let rows = account::Entity::find()
         .filter(account::Column::Id.is_in(ids.iter().map(|i| i.0)))
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|a| (AccountId(a.id), Balance { balance_fen: a.balance_fen, held_fen: a.held_fen }))
+        .map(|a| {
+            (
+                AccountId(a.id),
+                Balance {
+                    balance_fen: a.balance_fen,
+                    held_fen: a.held_fen,
+                },
+            )
+        })
         .collect())
 }
 
@@ -54,7 +68,11 @@ pub async fn balances_of<C: ConnectionTrait>(db: &C, ids: &[AccountId]) -> Resul
 ///
 /// # Errors
 /// Database errors.
-pub async fn balance_after_entry<C: ConnectionTrait>(db: &C, id: AccountId, entry: EntryId) -> Result<i64, DomainError> {
+pub async fn balance_after_entry<C: ConnectionTrait>(
+    db: &C,
+    id: AccountId,
+    entry: EntryId,
+) -> Result<i64, DomainError> {
     let last = posting::Entity::find()
         .filter(posting::Column::AccountId.eq(id.0))
         .filter(posting::Column::EntryId.lte(entry.0))
@@ -69,7 +87,11 @@ pub async fn balance_after_entry<C: ConnectionTrait>(db: &C, id: AccountId, entr
 ///
 /// # Errors
 /// Database errors.
-pub async fn balance_at_time<C: ConnectionTrait>(db: &C, id: AccountId, at: Timestamp) -> Result<i64, DomainError> {
+pub async fn balance_at_time<C: ConnectionTrait>(
+    db: &C,
+    id: AccountId,
+    at: Timestamp,
+) -> Result<i64, DomainError> {
     let last = posting::Entity::find()
         .filter(posting::Column::AccountId.eq(id.0))
         .filter(posting::Column::CreatedAtUs.lte(at.0))

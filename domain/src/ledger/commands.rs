@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{AccountRecord, EntryKind, EntryRecord, HoldRecord, HoldStatus, Leg, NewAccount, NewHold};
+use super::{
+    AccountRecord, EntryKind, EntryRecord, HoldRecord, HoldStatus, Leg, NewAccount, NewHold,
+};
 use crate::command::{Command, Tx};
 use crate::error::DomainResult;
 use crate::event::NewEvent;

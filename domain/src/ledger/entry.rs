@@ -3,15 +3,18 @@
 use std::collections::BTreeMap;
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
 
 use lvyue_entity::{account, journal_entry, posting};
 
-use super::account::{AccountStatus, get_account, string_enum};
+use super::account::{AccountStatus, get_account};
 use crate::command::Tx;
+use crate::enums::string_enum;
 use crate::error::DomainError;
 use crate::ids::{AccountId, EntryId, OrderId};
 use crate::money::{MAX_FEN, Money};
@@ -53,7 +56,16 @@ pub struct Leg {
 
 /// The two legs that move `amount` from one account to another.
 pub fn transfer(from: AccountId, to: AccountId, amount: Money) -> [Leg; 2] {
-    [Leg { account: from, amount_fen: -amount.fen() }, Leg { account: to, amount_fen: amount.fen() }]
+    [
+        Leg {
+            account: from,
+            amount_fen: -amount.fen(),
+        },
+        Leg {
+            account: to,
+            amount_fen: amount.fen(),
+        },
+    ]
 }
 
 /// A journal entry as readers see it.
@@ -106,7 +118,9 @@ pub async fn post(
     }
     let mut rows = Vec::with_capacity(legs.len());
     for leg in legs {
-        let running = after.get_mut(&leg.account).ok_or_else(|| DomainError::Invariant("leg without account".into()))?;
+        let running = after
+            .get_mut(&leg.account)
+            .ok_or_else(|| DomainError::Invariant("leg without account".into()))?;
         *running += leg.amount_fen;
         rows.push(posting::ActiveModel {
             entry_id: Set(entry.id),
@@ -130,20 +144,31 @@ pub async fn post(
 
 fn validate(legs: &[Leg]) -> Result<(), DomainError> {
     if legs.len() < 2 {
-        return Err(DomainError::invalid("postings", "an entry needs at least two postings"));
+        return Err(DomainError::invalid(
+            "postings",
+            "an entry needs at least two postings",
+        ));
     }
     if legs.len() > MAX_LEGS_PER_ENTRY {
-        return Err(DomainError::LimitExceeded(format!("an entry has at most {MAX_LEGS_PER_ENTRY} postings")));
+        return Err(DomainError::LimitExceeded(format!(
+            "an entry has at most {MAX_LEGS_PER_ENTRY} postings"
+        )));
     }
     let mut sum: i64 = 0;
     for leg in legs {
         if leg.amount_fen == 0 || leg.amount_fen.unsigned_abs() > MAX_FEN as u64 {
-            return Err(DomainError::invalid("postings", "every posting must be non-zero and within range"));
+            return Err(DomainError::invalid(
+                "postings",
+                "every posting must be non-zero and within range",
+            ));
         }
         sum += leg.amount_fen; // |sum| ≤ 1000 × 10^15 < i64::MAX
     }
     if sum != 0 {
-        return Err(DomainError::invalid("postings", format!("postings sum to {sum} fen, not zero")));
+        return Err(DomainError::invalid(
+            "postings",
+            format!("postings sum to {sum} fen, not zero"),
+        ));
     }
     Ok(())
 }
@@ -159,7 +184,10 @@ async fn apply(tx: &Tx<'_>, id: AccountId, delta: i64) -> Result<i64, DomainErro
         .filter(
             Expr::col(account::Column::AllowNegative)
                 .eq(true)
-                .or(balance.clone().add(delta).gte(Expr::col(account::Column::HeldFen))),
+                .or(balance
+                    .clone()
+                    .add(delta)
+                    .gte(Expr::col(account::Column::HeldFen))),
         )
         .filter(balance.clone().add(delta).lte(MAX_BALANCE_FEN))
         .filter(balance.add(delta).gte(-MAX_BALANCE_FEN))
@@ -171,10 +199,16 @@ async fn apply(tx: &Tx<'_>, id: AccountId, delta: i64) -> Result<i64, DomainErro
     // Refused: say why, from the row as it is now (still inside our transaction).
     let acc = get_account(tx.db(), id).await?;
     if acc.status != AccountStatus::Open {
-        return Err(DomainError::invalid_state(format!("account {id}"), acc.status.as_str(), "take postings"));
+        return Err(DomainError::invalid_state(
+            format!("account {id}"),
+            acc.status.as_str(),
+            "take postings",
+        ));
     }
     if delta > 0 || acc.kind.allows_negative() {
-        return Err(DomainError::LimitExceeded(format!("account {id} would exceed the largest balance Lvyue holds")));
+        return Err(DomainError::LimitExceeded(format!(
+            "account {id} would exceed the largest balance Lvyue holds"
+        )));
     }
     let available = Money::from_fen(acc.available_fen().clamp(0, MAX_FEN))?;
     Err(DomainError::InsufficientFunds {

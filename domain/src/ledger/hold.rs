@@ -2,14 +2,20 @@
 //! deposits, loss-reported vouchers). Placing a hold checks the available balance inside the
 //! update that raises the account's `held`; releasing or consuming one is explicit.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::{Expr, ExprTrait}};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait},
+};
 use serde::{Deserialize, Serialize};
 
 use lvyue_entity::{account, hold};
 
-use super::account::{get_account, string_enum};
+use super::account::get_account;
 use crate::clock::Timestamp;
 use crate::command::Tx;
+use crate::enums::string_enum;
 use crate::error::DomainError;
 use crate::ids::{AccountId, HoldId, OrderId, PartyId};
 use crate::money::{MAX_FEN, Money};
@@ -93,13 +99,20 @@ pub async fn place_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainE
     let amount = new.amount.positive()?;
     let acc = get_account(tx.db(), new.account).await?;
     if acc.kind.allows_negative() {
-        return Err(DomainError::invalid("account", "cannot hold money on an account that may go negative"));
+        return Err(DomainError::invalid(
+            "account",
+            "cannot hold money on an account that may go negative",
+        ));
     }
     let held = Expr::col(account::Column::HeldFen);
     let updated = account::Entity::update_many()
         .col_expr(account::Column::HeldFen, held.clone().add(amount.fen()))
         .filter(account::Column::Id.eq(new.account.0))
-        .filter(Expr::col(account::Column::BalanceFen).sub(held).gte(amount.fen()))
+        .filter(
+            Expr::col(account::Column::BalanceFen)
+                .sub(held)
+                .gte(amount.fen()),
+        )
         .exec(tx.db())
         .await?;
     if updated.rows_affected == 0 {
@@ -134,14 +147,22 @@ pub async fn place_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainE
 /// # Errors
 /// `NOT_FOUND` when there is no such hold.
 pub async fn get_hold<C: ConnectionTrait>(db: &C, id: HoldId) -> Result<HoldRecord, DomainError> {
-    hold::Entity::find_by_id(id.0).one(db).await?.ok_or_else(|| DomainError::not_found("hold", id))?.try_into()
+    hold::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("hold", id))?
+        .try_into()
 }
 
 /// Releases what remains of an active hold (`status` says why: released or expired).
 ///
 /// # Errors
 /// `INVALID_STATE` when the hold is no longer active.
-pub async fn release_hold(tx: &Tx<'_>, id: HoldId, status: HoldStatus) -> Result<HoldRecord, DomainError> {
+pub async fn release_hold(
+    tx: &Tx<'_>,
+    id: HoldId,
+    status: HoldStatus,
+) -> Result<HoldRecord, DomainError> {
     let h = reduce(tx, id, None, status).await?;
     Ok(h)
 }
@@ -152,18 +173,34 @@ pub async fn release_hold(tx: &Tx<'_>, id: HoldId, status: HoldStatus) -> Result
 ///
 /// # Errors
 /// `INVALID_STATE` when the hold is not active; `VALIDATION` when `amount` exceeds what remains.
-pub async fn consume_hold(tx: &Tx<'_>, id: HoldId, amount: Money) -> Result<HoldRecord, DomainError> {
+pub async fn consume_hold(
+    tx: &Tx<'_>,
+    id: HoldId,
+    amount: Money,
+) -> Result<HoldRecord, DomainError> {
     reduce(tx, id, Some(amount.positive()?), HoldStatus::Consumed).await
 }
 
-async fn reduce(tx: &Tx<'_>, id: HoldId, amount: Option<Money>, final_status: HoldStatus) -> Result<HoldRecord, DomainError> {
+async fn reduce(
+    tx: &Tx<'_>,
+    id: HoldId,
+    amount: Option<Money>,
+    final_status: HoldStatus,
+) -> Result<HoldRecord, DomainError> {
     let h = get_hold(tx.db(), id).await?;
     if h.status != HoldStatus::Active {
-        return Err(DomainError::invalid_state(format!("hold {id}"), h.status.as_str(), "release or deduct"));
+        return Err(DomainError::invalid_state(
+            format!("hold {id}"),
+            h.status.as_str(),
+            "release or deduct",
+        ));
     }
     let take = amount.unwrap_or(h.remaining);
     if take > h.remaining {
-        return Err(DomainError::invalid("amount", format!("only {} remains held", h.remaining)));
+        return Err(DomainError::invalid(
+            "amount",
+            format!("only {} remains held", h.remaining),
+        ));
     }
     let remaining = h.remaining.checked_sub(take)?;
     // Conditional on the remaining amount we read, so a concurrent change cannot be lost.
@@ -171,16 +208,31 @@ async fn reduce(tx: &Tx<'_>, id: HoldId, amount: Option<Money>, final_status: Ho
         .col_expr(hold::Column::RemainingFen, Expr::value(remaining.fen()))
         .col_expr(
             hold::Column::Status,
-            Expr::value(if remaining.is_zero() { final_status.as_str() } else { HoldStatus::Active.as_str() }),
+            Expr::value(if remaining.is_zero() {
+                final_status.as_str()
+            } else {
+                HoldStatus::Active.as_str()
+            }),
         )
-        .col_expr(hold::Column::ClosedAtUs, Expr::value(if remaining.is_zero() { Some(tx.now.0) } else { None }))
+        .col_expr(
+            hold::Column::ClosedAtUs,
+            Expr::value(if remaining.is_zero() {
+                Some(tx.now.0)
+            } else {
+                None
+            }),
+        )
         .filter(hold::Column::Id.eq(id.0))
         .filter(hold::Column::RemainingFen.eq(h.remaining.fen()))
         .filter(hold::Column::Status.eq(HoldStatus::Active.as_str()))
         .exec(tx.db())
         .await?;
     if updated.rows_affected != 1 {
-        return Err(DomainError::invalid_state(format!("hold {id}"), "CHANGED", "release or deduct"));
+        return Err(DomainError::invalid_state(
+            format!("hold {id}"),
+            "CHANGED",
+            "release or deduct",
+        ));
     }
     if !take.is_zero() {
         let held = Expr::col(account::Column::HeldFen);
@@ -191,7 +243,10 @@ async fn reduce(tx: &Tx<'_>, id: HoldId, amount: Option<Money>, final_status: Ho
             .exec(tx.db())
             .await?;
         if acc.rows_affected != 1 {
-            return Err(DomainError::Invariant(format!("account {} holds less than hold {id}", h.account)));
+            return Err(DomainError::Invariant(format!(
+                "account {} holds less than hold {id}",
+                h.account
+            )));
         }
     }
     get_hold(tx.db(), id).await

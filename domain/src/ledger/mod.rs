@@ -15,15 +15,20 @@
 //!   active holds.
 
 mod account;
-pub mod commands;
 mod balance;
+pub mod commands;
 mod entry;
 mod hold;
+pub mod system;
 
-pub use account::{AccountKind, AccountRecord, AccountStatus, NewAccount, get_account, open_account};
+pub use account::{
+    AccountKind, AccountRecord, AccountStatus, NewAccount, get_account, open_account,
+};
 pub use balance::{Balance, balance, balance_after_entry, balance_at_time, balances_of};
 pub use entry::{EntryKind, EntryRecord, Leg, MAX_LEGS_PER_ENTRY, post, transfer};
-pub use hold::{HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold, release_hold};
+pub use hold::{
+    HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold, release_hold,
+};
 
 #[cfg(test)]
 mod tests;

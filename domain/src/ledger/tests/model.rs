@@ -34,7 +34,11 @@ struct Model {
 async fn run_case(escrow: &Escrow, db: &TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut ids = Vec::new();
     for i in 0..ACCOUNTS {
-        let kind = if i == 0 { AccountKind::External } else { AccountKind::Escrow };
+        let kind = if i == 0 {
+            AccountKind::External
+        } else {
+            AccountKind::Escrow
+        };
         ids.push(open(escrow, &format!("acct {i}"), kind).await);
     }
     let mut model = Model::default();
@@ -43,8 +47,17 @@ async fn run_case(escrow: &Escrow, db: &TestDb, ops: Vec<Op>) -> Result<(), Test
         match op {
             Op::Transfer { from, to, fen } => {
                 let expect_ok = from == 0 || model.balance[from] - fen >= model.held[from];
-                let res = move_money(escrow, ids[from], ids[to], Money::from_fen(fen).unwrap()).await;
-                prop_assert_eq!(res.is_ok(), expect_ok, "transfer {} → {} of {}: {:?}", from, to, fen, res.err());
+                let res =
+                    move_money(escrow, ids[from], ids[to], Money::from_fen(fen).unwrap()).await;
+                prop_assert_eq!(
+                    res.is_ok(),
+                    expect_ok,
+                    "transfer {} → {} of {}: {:?}",
+                    from,
+                    to,
+                    fen,
+                    res.err()
+                );
                 if let Err(e) = res {
                     prop_assert_eq!(e.code(), ErrorCode::InsufficientFunds);
                 } else {
@@ -55,10 +68,21 @@ async fn run_case(escrow: &Escrow, db: &TestDb, ops: Vec<Op>) -> Result<(), Test
             Op::Hold { account, fen } => {
                 let expect_ok = model.balance[account] - model.held[account] >= fen;
                 let res = escrow
-                    .execute(&bank(), None, &PlaceHold(NewHold {
-                        account: ids[account], kind: HoldKind::CourtFreeze, amount: Money::from_fen(fen).unwrap(),
-                        case_no: None, court: None, priority: 0, order: None, reason: String::new(), expires_at: None,
-                    }))
+                    .execute(
+                        &bank(),
+                        None,
+                        &PlaceHold(NewHold {
+                            account: ids[account],
+                            kind: HoldKind::CourtFreeze,
+                            amount: Money::from_fen(fen).unwrap(),
+                            case_no: None,
+                            court: None,
+                            priority: 0,
+                            order: None,
+                            reason: String::new(),
+                            expires_at: None,
+                        }),
+                    )
                     .await;
                 prop_assert_eq!(res.is_ok(), expect_ok);
                 if let Ok(h) = res {
@@ -68,8 +92,12 @@ async fn run_case(escrow: &Escrow, db: &TestDb, ops: Vec<Op>) -> Result<(), Test
                 }
             }
             Op::Release { hold } => {
-                let Some(&(account, fen, active)) = model.holds.get(hold) else { continue };
-                let res = escrow.execute(&bank(), None, &ReleaseHold(hold_ids[hold])).await;
+                let Some(&(account, fen, active)) = model.holds.get(hold) else {
+                    continue;
+                };
+                let res = escrow
+                    .execute(&bank(), None, &ReleaseHold(hold_ids[hold]))
+                    .await;
                 prop_assert_eq!(res.is_ok(), active);
                 if active {
                     model.held[account] -= fen;
@@ -79,14 +107,17 @@ async fn run_case(escrow: &Escrow, db: &TestDb, ops: Vec<Op>) -> Result<(), Test
         }
         for (i, id) in ids.iter().enumerate() {
             let b = balance(&db.db, *id).await.unwrap();
-            prop_assert_eq!((b.balance_fen, b.held_fen), (model.balance[i], model.held[i]));
+            prop_assert_eq!(
+                (b.balance_fen, b.held_fen),
+                (model.balance[i], model.held[i])
+            );
             if i > 0 {
                 prop_assert!(b.balance_fen >= b.held_fen && b.held_fen >= 0);
             }
         }
     }
     prop_assert_eq!(model.balance.iter().sum::<i64>(), 0);
-    let report = audit(&db.db).await.unwrap();
+    let report = audit(&db.db, None).await.unwrap();
     prop_assert!(report.is_clean(), "{:?}", report.breaches);
     Ok(())
 }
@@ -94,13 +125,24 @@ async fn run_case(escrow: &Escrow, db: &TestDb, ops: Vec<Op>) -> Result<(), Test
 fn check(db: TestDb, cases: u32) {
     let rt = tokio::runtime::Handle::current();
     let escrow = tokio::task::block_in_place(|| rt.block_on(db.escrow()));
-    let config = ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() };
+    let config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
     proptest!(config, |(ops in proptest::collection::vec(op(), 1..30))| {
         tokio::task::block_in_place(|| rt.block_on(run_case(&escrow, &db, ops)))?;
     });
 }
 
-db_test!(random_command_sequences_agree_with_the_model, |db: TestDb| async move {
-    let cases = if db.backend == crate::testing::Backend::Sqlite { 24 } else { 12 };
-    check(db, cases);
-});
+db_test!(
+    random_command_sequences_agree_with_the_model,
+    |db: TestDb| async move {
+        let cases = if db.backend == crate::testing::Backend::Sqlite {
+            24
+        } else {
+            12
+        };
+        check(db, cases);
+    }
+);

@@ -1,0 +1,167 @@
+//! The custody rule: how much of a merchant's prepaid money must stay in escrow, and whether a
+//! release would break it (DOMAIN.md: "the bank refuses any instruction that would breach it").
+//! Required custody rounds **up** to the fen.
+
+use chrono::{Datelike, NaiveDate};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::AccountId;
+use crate::ledger::AccountKind;
+use crate::money::{Bp, Money};
+use crate::party::PartyRecord;
+use crate::policy::{CustodyReference, CustodyRule, WarningLine, WarningTrigger};
+
+/// What the custody rule asks of a merchant right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyStatus {
+    /// The balance the ratio applies to.
+    pub reference: Money,
+    pub ratio: Bp,
+    pub required: Money,
+    /// What the merchant actually has in escrow in this scheme.
+    pub actual: Money,
+    pub shortfall: Money,
+    /// The warning line that set the ratio, if one did.
+    pub warning_line: Option<WarningLine>,
+}
+
+/// The custody required of a merchant and what it holds, for the scheme whose merchant group
+/// account is `group`.
+///
+/// # Errors
+/// Database errors.
+pub async fn status<C: ConnectionTrait>(
+    db: &C,
+    rule: &CustodyRule,
+    group: AccountId,
+    merchant: &PartyRecord,
+    grade: Option<&str>,
+    now: Timestamp,
+) -> DomainResult<CustodyStatus> {
+    let actual = Money::from_fen(escrow_total(db, group, None).await?.max(0))?;
+    let reference = match rule.reference {
+        CustodyReference::OutstandingPrepaid => actual,
+        CustodyReference::PreviousQuarterPrepaid => {
+            let end = previous_quarter_end(now.china_date());
+            // The last instant of the quarter's last day, China time.
+            let at = Timestamp(Timestamp::china_midnight(end.succ_opt().unwrap_or(end)).0 - 1);
+            Money::from_fen(escrow_total(db, group, Some(at)).await?.max(0))?
+        }
+    };
+    let mut ratio = rule.ratio_bp;
+    let mut line_hit = None;
+    for line in &rule.warning_lines {
+        let crossed = match line.when {
+            WarningTrigger::BalanceOver(limit) => reference > limit,
+            WarningTrigger::ShareOfRevenueOver(share) => {
+                let revenue = merchant
+                    .attributes
+                    .get("last_year_revenue")
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse::<Money>().ok());
+                revenue.is_some_and(|r| reference > r.share_floor(share))
+            }
+        };
+        if crossed && line.ratio_bp > ratio {
+            ratio = line.ratio_bp;
+            line_hit = Some(*line);
+        }
+    }
+    if let Some(g) = grade.and_then(|g| rule.grade_ratios_bp.get(g))
+        && *g > ratio
+    {
+        ratio = *g;
+        line_hit = None;
+    }
+    let required = reference.share_ceil(ratio);
+    Ok(CustodyStatus {
+        reference,
+        ratio,
+        required,
+        actual,
+        shortfall: required.saturating_sub(actual),
+        warning_line: line_hit,
+    })
+}
+
+/// What a merchant holds in escrow in one scheme (the escrow accounts under its group).
+///
+/// # Errors
+/// Database errors.
+pub async fn escrow_balance<C: ConnectionTrait>(db: &C, group: AccountId) -> DomainResult<Money> {
+    Ok(Money::from_fen(
+        escrow_total(db, group, None).await?.max(0),
+    )?)
+}
+
+/// Sum of the balances of the escrow accounts under `group`, now or as of `at`.
+async fn escrow_total<C: ConnectionTrait>(
+    db: &C,
+    group: AccountId,
+    at: Option<Timestamp>,
+) -> DomainResult<i64> {
+    let backend = db.get_database_backend();
+    let p = |i: usize| {
+        if backend == DbBackend::Postgres {
+            format!("${i}")
+        } else {
+            "?".to_owned()
+        }
+    };
+    let stmt = match at {
+        None => Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT CAST(COALESCE(SUM(balance_fen), 0) AS BIGINT) AS total FROM account WHERE parent_id = {} AND kind = {}",
+                p(1),
+                p(2)
+            ),
+            [group.0.into(), AccountKind::Escrow.as_str().into()],
+        ),
+        Some(t) => Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT CAST(COALESCE(SUM(p.balance_after_fen), 0) AS BIGINT) AS total FROM posting p \
+                 WHERE p.id IN (SELECT MAX(q.id) FROM posting q JOIN account a ON a.id = q.account_id \
+                 WHERE a.parent_id = {} AND a.kind = {} AND q.created_at_us <= {} GROUP BY q.account_id)",
+                p(1),
+                p(2),
+                p(3)
+            ),
+            [
+                group.0.into(),
+                AccountKind::Escrow.as_str().into(),
+                t.0.into(),
+            ],
+        ),
+    };
+    let row = db
+        .query_one_raw(stmt)
+        .await?
+        .ok_or_else(|| DomainError::Internal("custody sum returned nothing".into()))?;
+    Ok(row.try_get::<i64>("", "total")?)
+}
+
+/// The last day of the calendar quarter before the one `today` is in.
+pub fn previous_quarter_end(today: NaiveDate) -> NaiveDate {
+    let q_start_month = ((today.month() - 1) / 3) * 3 + 1;
+    let start = NaiveDate::from_ymd_opt(today.year(), q_start_month, 1).unwrap_or(today);
+    start.pred_opt().unwrap_or(start)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previous_quarter_ends() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(previous_quarter_end(d("2026-11-25")), d("2026-09-30"));
+        assert_eq!(previous_quarter_end(d("2026-01-01")), d("2025-12-31"));
+        assert_eq!(previous_quarter_end(d("2026-06-30")), d("2026-03-31"));
+    }
+}

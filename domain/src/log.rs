@@ -1,0 +1,303 @@
+//! The node's view of the transparency log: an in-memory Merkle tree kept in step with the
+//! event table, signed checkpoints, and proofs (ARCHITECTURE.md, "Events and the notary").
+//!
+//! The event table is the only source of truth: the tree is rebuilt from stored leaf hashes at
+//! start (no event is re-canonicalised or rehashed) and follows new events by seq, so several
+//! nodes on one PostgreSQL build the same tree. Ed25519 signatures are deterministic, so every
+//! node signing the same size produces the same checkpoint note; storing one is
+//! insert-if-absent.
+
+use std::sync::RwLock;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::OnConflict,
+};
+use serde::{Deserialize, Serialize};
+
+use lvyue_entity::{checkpoint, event};
+use lvyue_notary::{Checkpoint, Hash, SigningKey, Tree, VerifierKey};
+
+use crate::clock::Timestamp;
+use crate::error::DomainError;
+use crate::event::{EventRecord, to_i64, to_u64};
+use crate::ids::Seq;
+
+/// Leaves read from the database per query while following the log.
+const SYNC_BATCH: u64 = 10_000;
+
+/// A stored, signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    /// The C2SP signed note.
+    pub note: String,
+    pub created_at: Timestamp,
+}
+
+impl TryFrom<checkpoint::Model> for StoredCheckpoint {
+    type Error = DomainError;
+    fn try_from(m: checkpoint::Model) -> Result<StoredCheckpoint, DomainError> {
+        Ok(StoredCheckpoint {
+            size: to_u64(m.size)?,
+            root: m.root.parse().map_err(DomainError::Notary)?,
+            note: m.note,
+            created_at: Timestamp(m.created_at_us),
+        })
+    }
+}
+
+/// The log as this node knows it.
+pub struct TransparencyLog {
+    key: SigningKey,
+    tree: RwLock<Tree>,
+}
+
+impl TransparencyLog {
+    /// Loads every stored leaf hash, in seq order, into a new tree.
+    ///
+    /// # Errors
+    /// Database errors; a stored leaf hash that is not 32 bytes of hex.
+    pub async fn load(
+        db: &DatabaseConnection,
+        key: SigningKey,
+    ) -> Result<TransparencyLog, DomainError> {
+        let log = TransparencyLog {
+            key,
+            tree: RwLock::new(Tree::new()),
+        };
+        let leaves = read_leaves(db, 0, u64::MAX).await?;
+        *log.tree.write().map_err(poisoned)? = Tree::from_leaf_hashes(leaves);
+        Ok(log)
+    }
+
+    /// The log's identity (its key name), e.g. `lvyue.example/escrow-log`.
+    pub fn origin(&self) -> &str {
+        self.key.name()
+    }
+
+    pub fn verifier_key(&self) -> VerifierKey {
+        self.key.verifier_key()
+    }
+
+    /// Leaves in this node's tree.
+    pub fn size(&self) -> u64 {
+        self.tree.read().map(|t| t.size()).unwrap_or(0)
+    }
+
+    /// Appends events committed since the last call (by this node or any other).
+    /// Returns the new size.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn sync(&self, db: &DatabaseConnection) -> Result<u64, DomainError> {
+        loop {
+            let from = self.size();
+            let leaves = read_leaves(db, from, SYNC_BATCH).await?;
+            let got = leaves.len() as u64;
+            {
+                let mut tree = self.tree.write().map_err(poisoned)?;
+                // Another task may have synced meanwhile: append only what is still new.
+                let skip = tree.size().saturating_sub(from);
+                for leaf in leaves.into_iter().skip(skip as usize) {
+                    tree.push(leaf);
+                }
+            }
+            if got < SYNC_BATCH {
+                return Ok(self.size());
+            }
+        }
+    }
+
+    /// The root of the first `size` leaves.
+    ///
+    /// # Errors
+    /// `size` beyond the tree.
+    pub fn root_at(&self, size: u64) -> Result<Hash, DomainError> {
+        Ok(self.tree.read().map_err(poisoned)?.root_at(size)?)
+    }
+
+    /// RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.
+    ///
+    /// # Errors
+    /// Index or size out of range.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, DomainError> {
+        Ok(self
+            .tree
+            .read()
+            .map_err(poisoned)?
+            .inclusion_proof(index, size)?)
+    }
+
+    /// RFC 9162 consistency proof from `old_size` to `new_size`.
+    ///
+    /// # Errors
+    /// Sizes out of range or in the wrong order.
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Vec<Hash>, DomainError> {
+        Ok(self
+            .tree
+            .read()
+            .map_err(poisoned)?
+            .consistency_proof(old_size, new_size)?)
+    }
+
+    /// Full or partial C2SP tile hashes at tree level `level` (0 = leaves).
+    pub fn tile(&self, level: u8, index: u64, width: Option<u16>) -> Option<Vec<Hash>> {
+        let tree = self.tree.read().ok()?;
+        match width {
+            None => tree.tile(level, index),
+            Some(w) => tree.tile_at(level, index, w),
+        }
+    }
+
+    /// Signs and stores a checkpoint of the current tree if it is larger than the newest stored
+    /// one; returns the newest stored checkpoint either way (`None` for an empty log).
+    ///
+    /// # Errors
+    /// Database errors; a signing error (the key name is not a valid origin).
+    pub async fn checkpoint(
+        &self,
+        db: &DatabaseConnection,
+        now: Timestamp,
+    ) -> Result<Option<StoredCheckpoint>, DomainError> {
+        let latest = latest_checkpoint(db).await?;
+        let (size, root) = {
+            let tree = self.tree.read().map_err(poisoned)?;
+            (tree.size(), tree.root())
+        };
+        if size == 0 || latest.as_ref().is_some_and(|c| c.size >= size) {
+            return Ok(latest);
+        }
+        let note = Checkpoint::new(self.origin(), size, root).sign(&self.key)?;
+        checkpoint::Entity::insert(checkpoint::ActiveModel {
+            size: Set(to_i64(size)?),
+            root: Set(root.to_string()),
+            note: Set(note.clone()),
+            created_at_us: Set(now.0),
+        })
+        .on_conflict(
+            OnConflict::column(checkpoint::Column::Size)
+                .do_nothing()
+                .to_owned(),
+        )
+        .try_insert()
+        .exec(db)
+        .await?;
+        Ok(Some(StoredCheckpoint {
+            size,
+            root,
+            note,
+            created_at: now,
+        }))
+    }
+}
+
+/// The newest stored checkpoint.
+///
+/// # Errors
+/// Database errors.
+pub async fn latest_checkpoint<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Option<StoredCheckpoint>, DomainError> {
+    checkpoint::Entity::find()
+        .order_by_desc(checkpoint::Column::Size)
+        .limit(1)
+        .one(db)
+        .await?
+        .map(StoredCheckpoint::try_from)
+        .transpose()
+}
+
+/// Every stored checkpoint, oldest first.
+///
+/// # Errors
+/// Database errors.
+pub async fn checkpoints<C: ConnectionTrait>(db: &C) -> Result<Vec<StoredCheckpoint>, DomainError> {
+    checkpoint::Entity::find()
+        .order_by_asc(checkpoint::Column::Size)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(StoredCheckpoint::try_from)
+        .collect()
+}
+
+/// The stored checkpoint of exactly `size` leaves, if one was signed.
+///
+/// # Errors
+/// Database errors.
+pub async fn checkpoint_at<C: ConnectionTrait>(
+    db: &C,
+    size: u64,
+) -> Result<Option<StoredCheckpoint>, DomainError> {
+    checkpoint::Entity::find_by_id(to_i64(size)?)
+        .one(db)
+        .await?
+        .map(StoredCheckpoint::try_from)
+        .transpose()
+}
+
+/// Stored leaf hashes of seqs `from .. from + limit`, in order.
+async fn read_leaves<C: ConnectionTrait>(
+    db: &C,
+    from: u64,
+    limit: u64,
+) -> Result<Vec<Hash>, DomainError> {
+    let mut q = event::Entity::find()
+        .select_only()
+        .column(event::Column::LeafHash)
+        .filter(event::Column::Seq.gte(to_i64(from)?))
+        .order_by_asc(event::Column::Seq);
+    if limit != u64::MAX {
+        q = q.limit(limit);
+    }
+    let rows: Vec<String> = q.into_tuple().all(db).await?;
+    rows.iter()
+        .map(|h| {
+            h.parse::<Hash>()
+                .map_err(|_| DomainError::Invariant(format!("stored leaf hash {h:?} is malformed")))
+        })
+        .collect()
+}
+
+/// One event by seq.
+///
+/// # Errors
+/// `NOT_FOUND`.
+pub async fn event_by_seq<C: ConnectionTrait>(
+    db: &C,
+    seq: Seq,
+) -> Result<EventRecord, DomainError> {
+    event::Entity::find_by_id(to_i64(seq.0)?)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("event", seq))?
+        .try_into()
+}
+
+/// The seq of the event with this leaf hash.
+///
+/// # Errors
+/// `NOT_FOUND`.
+pub async fn seq_of_leaf<C: ConnectionTrait>(db: &C, leaf_hash: &Hash) -> Result<Seq, DomainError> {
+    let seq: Option<i64> = event::Entity::find()
+        .select_only()
+        .column(event::Column::Seq)
+        .filter(event::Column::LeafHash.eq(leaf_hash.to_string()))
+        .order_by_asc(event::Column::Seq)
+        .into_tuple()
+        .one(db)
+        .await?;
+    seq.map(|s| to_u64(s).map(Seq))
+        .transpose()?
+        .ok_or_else(|| DomainError::not_found("leaf", leaf_hash))
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> DomainError {
+    DomainError::Internal("transparency log lock poisoned".into())
+}

@@ -1,0 +1,415 @@
+//! Collect (收) and settle (T+1): a payer's money lands in the channel's clearing account, and
+//! on the next working day moves in full into the order's escrow account.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use lvyue_entity::{escrow_order, payment};
+
+use super::{OrderRecord, OrderStatus, get_order};
+use crate::calendar::Calendar;
+use crate::clock::Timestamp;
+use crate::command::{Command, Tx};
+use crate::enums::string_enum;
+use crate::error::{DomainError, DomainResult};
+use crate::event::NewEvent;
+use crate::ids::{AccountId, EntryId, OrderId, PaymentId};
+use crate::ledger::{EntryKind, Leg, MAX_LEGS_PER_ENTRY, post, system, transfer};
+use crate::money::Money;
+use crate::principal::Role;
+use crate::scheduler::{self, JobKind};
+
+string_enum!(
+    /// How a payer paid.
+    Channel {
+        WechatPay = "WECHAT_PAY",
+        Alipay = "ALIPAY",
+        UnionPay = "UNIONPAY",
+        QrCode = "QR_CODE",
+        BankTransfer = "BANK_TRANSFER",
+        BatchRemittance = "BATCH_REMITTANCE",
+    }
+);
+
+string_enum!(
+    PaymentStatus { Clearing = "CLEARING", Settled = "SETTLED" }
+);
+
+/// A payment as readers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub id: PaymentId,
+    pub order: OrderId,
+    pub channel: Channel,
+    pub external_ref: String,
+    pub batch_ref: Option<String>,
+    pub amount: Money,
+    pub refunded: Money,
+    pub paid_at: Timestamp,
+    pub settle_date: NaiveDate,
+    pub status: PaymentStatus,
+    pub collect_entry: EntryId,
+    pub settle_entry: Option<EntryId>,
+}
+
+impl TryFrom<payment::Model> for PaymentRecord {
+    type Error = DomainError;
+    fn try_from(m: payment::Model) -> DomainResult<PaymentRecord> {
+        Ok(PaymentRecord {
+            id: PaymentId(m.id),
+            order: OrderId(m.order_id),
+            channel: m.channel.parse()?,
+            external_ref: m.external_ref,
+            batch_ref: m.batch_ref,
+            amount: Money::from_fen(m.amount_fen)?,
+            refunded: Money::from_fen(m.refunded_fen)?,
+            paid_at: Timestamp(m.paid_at_us),
+            settle_date: m
+                .settle_date
+                .parse()
+                .map_err(|_| DomainError::Invariant("stored settle date".into()))?,
+            status: m.status.parse()?,
+            collect_entry: EntryId(m.collect_entry_id),
+            settle_entry: m.settle_entry_id.map(EntryId),
+        })
+    }
+}
+
+/// An order's payments, oldest first.
+///
+/// # Errors
+/// Database errors.
+pub async fn payments_of<C: ConnectionTrait>(
+    db: &C,
+    order: OrderId,
+) -> DomainResult<Vec<PaymentRecord>> {
+    payment::Entity::find()
+        .filter(payment::Column::OrderId.eq(order.0))
+        .order_by_asc(payment::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(PaymentRecord::try_from)
+        .collect()
+}
+
+/// Records money received through a channel for an order (the bank, from the channel's
+/// notification).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Collect {
+    pub order: OrderId,
+    pub channel: Channel,
+    pub amount: Money,
+    /// The channel's transaction id; a second notification with the same id is refused.
+    pub external_ref: String,
+    /// The channel's batch id when one transfer paid several orders (reconciled 1:N).
+    pub batch_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectOutcome {
+    pub payment: PaymentRecord,
+    pub order: OrderRecord,
+}
+
+impl Command for Collect {
+    type Output = CollectOutcome;
+    const NAME: &'static str = "collect";
+
+    async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<CollectOutcome> {
+        tx.principal.require_role(&[Role::Bank])?;
+        let amount = self.amount.positive()?;
+        let reference = self.external_ref.trim();
+        if reference.is_empty()
+            || reference.len() > 64
+            || !reference.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(DomainError::invalid(
+                "externalRef",
+                "must be 1 to 64 printable ASCII characters",
+            ));
+        }
+        if let Some(b) = &self.batch_ref
+            && (b.is_empty() || b.len() > 64 || !b.bytes().all(|c| c.is_ascii_graphic()))
+        {
+            return Err(DomainError::invalid(
+                "batchRef",
+                "must be 1 to 64 printable ASCII characters",
+            ));
+        }
+        let order = get_order(tx.db(), self.order).await?;
+        if order.status != OrderStatus::AwaitingPayment {
+            return Err(DomainError::invalid_state(
+                format!("order {}", order.order_no),
+                order.status.as_str(),
+                "collect payments",
+            ));
+        }
+        let outstanding = order.total.checked_sub(order.collected)?;
+        if amount > outstanding {
+            return Err(DomainError::invalid(
+                "amount",
+                format!("{amount} is more than the {outstanding} still owed on the order"),
+            ));
+        }
+        let duplicate = payment::Entity::find()
+            .filter(payment::Column::Channel.eq(self.channel.as_str()))
+            .filter(payment::Column::ExternalRef.eq(reference))
+            .one(tx.db())
+            .await?;
+        if duplicate.is_some() {
+            return Err(DomainError::Conflict(format!(
+                "{} payment {reference} was already recorded",
+                self.channel
+            )));
+        }
+        let settle_date = Calendar::china().next_working_day(tx.now.china_date())?;
+        let outside = system::channel_external(tx, self.channel.as_str()).await?;
+        let clearing = system::clearing_account(tx, self.channel.as_str()).await?;
+        let entry = post(
+            tx,
+            EntryKind::Collect,
+            Some(order.id),
+            &format!("{} {reference}", self.channel),
+            &transfer(outside, clearing, amount),
+        )
+        .await?;
+        let p = payment::ActiveModel {
+            order_id: Set(order.id.0),
+            channel: Set(self.channel.as_str().to_owned()),
+            external_ref: Set(reference.to_owned()),
+            batch_ref: Set(self.batch_ref.clone()),
+            amount_fen: Set(amount.fen()),
+            refunded_fen: Set(0),
+            paid_at_us: Set(tx.now.0),
+            settle_date: Set(settle_date.to_string()),
+            status: Set(PaymentStatus::Clearing.as_str().to_owned()),
+            collect_entry_id: Set(entry.id.0),
+            settle_entry_id: Set(None),
+            statement_line_id: Set(None),
+            ..Default::default()
+        }
+        .insert(tx.db())
+        .await?;
+        let collected = order.collected.checked_add(amount)?;
+        let status = if collected == order.total {
+            OrderStatus::Active
+        } else {
+            OrderStatus::AwaitingPayment
+        };
+        escrow_order::ActiveModel {
+            id: Set(order.id.0),
+            collected_fen: Set(collected.fen()),
+            status: Set(status.as_str().to_owned()),
+            ..Default::default()
+        }
+        .update(tx.db())
+        .await?;
+        let target: i64 = settle_date
+            .format("%Y%m%d")
+            .to_string()
+            .parse()
+            .map_err(|_| DomainError::Invariant("date".into()))?;
+        scheduler::schedule(
+            tx,
+            JobKind::Settle,
+            target,
+            Timestamp::china_midnight(settle_date),
+            format!("settle:{target}"),
+        )
+        .await?;
+        let payment = PaymentRecord::try_from(p)?;
+        tx.emit(
+            NewEvent::new(
+                "payment.collected",
+                json!({
+                    "payment_id": payment.id,
+                    "channel": payment.channel,
+                    "external_ref": payment.external_ref,
+                    "batch_ref": payment.batch_ref,
+                    "amount": amount,
+                    "settle_date": settle_date.to_string(),
+                    "entry_id": entry.id,
+                    "order_status": status,
+                }),
+            )
+            .order(order.id)
+            .merchant(order.merchant)
+            .payer(order.payer)
+            .scheme(order.scheme),
+        );
+        Ok(CollectOutcome {
+            payment,
+            order: get_order(tx.db(), order.id).await?,
+        })
+    }
+}
+
+/// Settles every payment due on or before `date`: clearing → escrow, in full, one entry per
+/// channel; then releases whatever the settled money makes releasable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settle {
+    pub date: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleOutcome {
+    pub date: NaiveDate,
+    pub payments: u32,
+    pub amount: Money,
+    pub entries: Vec<EntryId>,
+    /// More payments were due than one transaction settles; run again.
+    pub more: bool,
+}
+
+/// Payments settled in one transaction: each settled order writes an event, and a
+/// transaction writes at most `MAX_EVENTS_PER_TRANSACTION` of them.
+pub const MAX_PAYMENTS_PER_SETTLEMENT: u64 = 400;
+
+impl Command for Settle {
+    type Output = SettleOutcome;
+    const NAME: &'static str = "settle";
+
+    async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<SettleOutcome> {
+        tx.principal.require_role(&[Role::Bank])?;
+        if self.date > tx.now.china_date() {
+            return Err(DomainError::invalid(
+                "date",
+                format!("{} has not come yet", self.date),
+            ));
+        }
+        let mut due = payment::Entity::find()
+            .filter(payment::Column::Status.eq(PaymentStatus::Clearing.as_str()))
+            .filter(payment::Column::SettleDate.lte(self.date.to_string()))
+            .order_by_asc(payment::Column::Id)
+            .limit(MAX_PAYMENTS_PER_SETTLEMENT + 1)
+            .all(tx.db())
+            .await?;
+        let more = due.len() as u64 > MAX_PAYMENTS_PER_SETTLEMENT;
+        due.truncate(MAX_PAYMENTS_PER_SETTLEMENT as usize);
+        let mut by_channel: BTreeMap<String, Vec<payment::Model>> = BTreeMap::new();
+        for p in due {
+            by_channel.entry(p.channel.clone()).or_default().push(p);
+        }
+        let mut outcome = SettleOutcome {
+            date: self.date,
+            payments: 0,
+            amount: Money::ZERO,
+            entries: Vec::new(),
+            more,
+        };
+        let mut orders: BTreeMap<i64, i64> = BTreeMap::new();
+        for (channel, payments) in by_channel {
+            let clearing = system::clearing_account(tx, &channel).await?;
+            // One escrow leg per payment plus the clearing leg must fit in an entry.
+            for chunk in payments.chunks(MAX_LEGS_PER_ENTRY - 1) {
+                let mut escrow_of: BTreeMap<i64, AccountId> = BTreeMap::new();
+                let mut legs = Vec::with_capacity(chunk.len() + 1);
+                let mut total = 0i64;
+                for p in chunk {
+                    let account = match escrow_of.get(&p.order_id) {
+                        Some(a) => *a,
+                        None => {
+                            let o = get_order(tx.db(), OrderId(p.order_id)).await?;
+                            escrow_of.insert(p.order_id, o.escrow_account);
+                            o.escrow_account
+                        }
+                    };
+                    legs.push(Leg {
+                        account,
+                        amount_fen: p.amount_fen,
+                    });
+                    total += p.amount_fen;
+                    *orders.entry(p.order_id).or_default() += p.amount_fen;
+                }
+                legs.push(Leg {
+                    account: clearing,
+                    amount_fen: -total,
+                });
+                let entry = post(
+                    tx,
+                    EntryKind::Settle,
+                    None,
+                    &format!("T+1 settlement {} {channel}", self.date),
+                    &legs,
+                )
+                .await?;
+                for p in chunk {
+                    payment::ActiveModel {
+                        id: Set(p.id),
+                        status: Set(PaymentStatus::Settled.as_str().to_owned()),
+                        settle_entry_id: Set(Some(entry.id.0)),
+                        ..Default::default()
+                    }
+                    .update(tx.db())
+                    .await?;
+                }
+                outcome.entries.push(entry.id);
+                outcome.payments += chunk.len() as u32;
+                outcome.amount = outcome.amount.checked_add(Money::from_fen(total)?)?;
+                tx.emit(NewEvent::new(
+                    "settlement.completed",
+                    json!({
+                        "date": self.date.to_string(),
+                        "channel": channel,
+                        "entry_id": entry.id,
+                        "total": Money::from_fen(total)?,
+                        "payments": chunk.iter().map(|p| json!({"payment_id": PaymentId(p.id), "order_id": OrderId(p.order_id), "amount": Money::from_fen(p.amount_fen).unwrap_or_default(), "external_ref": p.external_ref})).collect::<Vec<_>>(),
+                    }),
+                ));
+            }
+        }
+        for (&order_id, &fen) in &orders {
+            let o = get_order(tx.db(), OrderId(order_id)).await?;
+            escrow_order::ActiveModel {
+                id: Set(order_id),
+                settled_fen: Set(o.settled.fen() + fen),
+                ..Default::default()
+            }
+            .update(tx.db())
+            .await?;
+            // The order's own history (and a court's evidence of it) shows the money arriving.
+            tx.emit(
+                NewEvent::new("order.settled", json!({ "date": self.date.to_string(), "amount": Money::from_fen(fen)?, "escrow_account_id": o.escrow_account }))
+                    .order(o.id)
+                    .merchant(o.merchant)
+                    .payer(o.payer)
+                    .scheme(o.scheme),
+            );
+        }
+        if more {
+            // The rest settles in a transaction of its own, right away.
+            let target: i64 = self
+                .date
+                .format("%Y%m%d")
+                .to_string()
+                .parse()
+                .map_err(|_| DomainError::Invariant("date".into()))?;
+            scheduler::schedule(
+                tx,
+                JobKind::Settle,
+                target,
+                tx.now,
+                format!("settle:{target}:{}", tx.log_seq),
+            )
+            .await?;
+        }
+        if outcome.payments == 0 {
+            tx.emit(NewEvent::new(
+                "settlement.completed",
+                json!({ "date": self.date.to_string(), "payments": [], "total": Money::ZERO }),
+            ));
+        }
+        for &order_id in orders.keys() {
+            super::release_ready(tx, OrderId(order_id)).await?;
+        }
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,200 @@
+//! Expiry: when an order's validity ends with money unreleased, the policy's expiry action runs
+//! — refund it to the payer, release it to the merchant after an inspection window, or hand the
+//! decision to the regulator. Fired once by the scheduler.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use lvyue_entity::escrow_order;
+
+use super::{OrderRecord, OrderStatus, get_order, refund};
+use crate::alert::{AlertKind, NewAlert, Severity};
+use crate::command::{Command, Tx};
+use crate::error::{DomainError, DomainResult};
+use crate::event::NewEvent;
+use crate::ids::OrderId;
+use crate::policy::ExpiryAction;
+use crate::principal::Role;
+use crate::scheduler::{self, JobKind};
+use crate::scheme::policy_at;
+
+/// Runs an order's expiry action (the scheduler, or the bank by hand).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpireOrder {
+    pub order: OrderId,
+}
+
+impl Command for ExpireOrder {
+    type Output = OrderRecord;
+    const NAME: &'static str = "expireOrder";
+
+    async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<OrderRecord> {
+        tx.principal.require_role(&[Role::Bank])?;
+        let order = get_order(tx.db(), self.order).await?;
+        if !matches!(
+            order.status,
+            OrderStatus::AwaitingPayment | OrderStatus::Active
+        ) {
+            return Err(DomainError::invalid_state(
+                format!("order {}", order.order_no),
+                order.status.as_str(),
+                "expire",
+            ));
+        }
+        if order.expires_at.is_none_or(|t| t > tx.now) {
+            return Err(DomainError::invalid_state(
+                format!("order {}", order.order_no),
+                "VALID",
+                "expire before its validity ends",
+            ));
+        }
+        let policy = policy_at(tx.db(), order.scheme, order.policy_version).await?;
+        tx.emit(
+            NewEvent::new("order.expired", json!({ "action": policy.expiry_action, "expires_at": order.expires_at.map(|t| t.rfc3339()) }))
+                .order(order.id)
+                .merchant(order.merchant)
+                .payer(order.payer)
+                .scheme(order.scheme),
+        );
+        let nothing_left = order
+            .collected
+            .checked_sub(order.released)?
+            .checked_sub(order.refunded)?
+            .checked_sub(order.deducted)?
+            .is_zero();
+        if nothing_left {
+            // Never paid (or fully paid out): close it as refunded with nothing to return.
+            escrow_order::ActiveModel {
+                id: Set(order.id.0),
+                status: Set(OrderStatus::Refunded.as_str().to_owned()),
+                closed_at_us: Set(Some(tx.now.0)),
+                ..Default::default()
+            }
+            .update(tx.db())
+            .await?;
+            return get_order(tx.db(), order.id).await;
+        }
+        match policy.expiry_action {
+            ExpiryAction::Refund => {
+                let r = refund::request(
+                    tx,
+                    &order,
+                    "validity ended",
+                    crate::money::Money::ZERO,
+                    "EXPIRY".into(),
+                )
+                .await?;
+                refund::execute(tx, r.id).await?;
+            }
+            ExpiryAction::AutoRelease { inspection_days } => {
+                set_status(tx, order.id, OrderStatus::Inspection).await?;
+                if inspection_days == 0 {
+                    end_inspection(tx, order.id).await?;
+                } else {
+                    scheduler::schedule(
+                        tx,
+                        JobKind::InspectionEnd,
+                        order.id.0,
+                        tx.now.plus_days(i64::from(inspection_days)),
+                        format!("inspection:{}", order.id),
+                    )
+                    .await?;
+                }
+            }
+            ExpiryAction::Escalate => {
+                set_status(tx, order.id, OrderStatus::Escalated).await?;
+                let merchant = crate::party::get_party(tx.db(), order.merchant).await?;
+                let mut alert = NewAlert::new(
+                    AlertKind::OrderEscalated,
+                    Severity::Warning,
+                    format!(
+                        "order {} expired with money unreleased: the regulator decides",
+                        order.order_no
+                    ),
+                )
+                .about_merchant(&merchant);
+                alert.order = Some(order.id);
+                alert.scheme = Some(order.scheme);
+                crate::alert::raise(tx, alert).await?;
+            }
+        }
+        get_order(tx.db(), order.id).await
+    }
+}
+
+async fn set_status(tx: &Tx<'_>, order: OrderId, status: OrderStatus) -> DomainResult<()> {
+    escrow_order::ActiveModel {
+        id: Set(order.0),
+        status: Set(status.as_str().to_owned()),
+        ..Default::default()
+    }
+    .update(tx.db())
+    .await?;
+    Ok(())
+}
+
+/// The inspection window is over: release everything left.
+pub(crate) async fn end_inspection(tx: &mut Tx<'_>, order: OrderId) -> DomainResult<()> {
+    let o = get_order(tx.db(), order).await?;
+    if o.status != OrderStatus::Inspection {
+        return Ok(());
+    }
+    super::release::release_all(tx, order).await?;
+    Ok(())
+}
+
+/// The regulator's decision on an escalated order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EscalationDecision {
+    Release,
+    Refund,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResolveEscalation {
+    pub order: OrderId,
+    pub decision: EscalationDecision,
+    pub note: String,
+}
+
+impl Command for ResolveEscalation {
+    type Output = OrderRecord;
+    const NAME: &'static str = "resolveEscalation";
+
+    async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<OrderRecord> {
+        tx.principal.require_role(&[Role::Regulator, Role::Bank])?;
+        let order = crate::queries::order_visible(tx.db(), tx.principal, self.order).await?;
+        if order.status != OrderStatus::Escalated {
+            return Err(DomainError::invalid_state(
+                format!("order {}", order.order_no),
+                order.status.as_str(),
+                "resolve an escalation",
+            ));
+        }
+        tx.emit(
+            NewEvent::new("order.escalation_resolved", json!({ "decision": self.decision, "by": tx.principal.party_id, "note": self.note.chars().take(500).collect::<String>() }))
+                .order(order.id)
+                .merchant(order.merchant)
+                .scheme(order.scheme),
+        );
+        match self.decision {
+            EscalationDecision::Release => {
+                super::release::release_all(tx, order.id).await?;
+            }
+            EscalationDecision::Refund => {
+                let r = refund::request(
+                    tx,
+                    &order,
+                    "regulator decision on expiry",
+                    crate::money::Money::ZERO,
+                    "REGULATOR".into(),
+                )
+                .await?;
+                refund::execute(tx, r.id).await?;
+            }
+        }
+        get_order(tx.db(), order.id).await
+    }
+}

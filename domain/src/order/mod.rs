@@ -1,0 +1,288 @@
+//! Orders: a payer's prepayment to a merchant under a scheme's policy, and its milestones
+//! (DOMAIN.md, "The primitives").
+//!
+//! An order's money is in one of a few places at every moment, and the audit checks it:
+//! `collected = released + refunded + deducted + in clearing (not yet settled) + in escrow`.
+
+mod collect;
+mod confirm;
+pub(crate) mod expiry;
+mod open;
+pub(crate) mod refund;
+pub(crate) mod release;
+
+pub use collect::{
+    Channel, Collect, CollectOutcome, PaymentRecord, PaymentStatus, Settle, SettleOutcome,
+    payments_of,
+};
+pub use confirm::{ConfirmAs, ConfirmMilestone, ConfirmOutcome};
+pub use expiry::{EscalationDecision, ExpireOrder, ResolveEscalation};
+pub use open::OpenOrder;
+pub use refund::{
+    ApproveDeduction, ExecuteRefund, RefundRecord, RefundStatus, RequestRefund, refunds_of,
+};
+pub use release::{ReleaseMilestone, ReleaseOutcome, ReleasedTranche, release_ready};
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+
+use lvyue_entity::{escrow_order, milestone};
+
+use crate::audit::AuditReport;
+use crate::clock::Timestamp;
+use crate::enums::string_enum;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{AccountId, EntryId, MilestoneId, OrderId, PartyId, SchemeId};
+use crate::money::{Bp, Money};
+use crate::principal::{Industry, RegionCode};
+
+string_enum!(
+    /// An order's life.
+    OrderStatus {
+        /// Opened; less than the total has been paid.
+        AwaitingPayment = "AWAITING_PAYMENT",
+        /// Paid in full; milestones are being confirmed and released.
+        Active = "ACTIVE",
+        /// Every milestone released.
+        Completed = "COMPLETED",
+        /// The unreleased money went back to the payer.
+        Refunded = "REFUNDED",
+        /// Validity ended; what is left is released after the inspection window.
+        Inspection = "INSPECTION",
+        /// Validity ended; the regulator decides.
+        Escalated = "ESCALATED",
+    }
+);
+
+impl OrderStatus {
+    /// No more money moves for the order (except court deductions of what is still held).
+    pub fn is_closed(self) -> bool {
+        matches!(self, OrderStatus::Completed | OrderStatus::Refunded)
+    }
+}
+
+string_enum!(
+    /// A milestone's life.
+    MilestoneStatus {
+        Pending = "PENDING",
+        /// Every confirmation is in (or its time came); waiting to be released.
+        Confirmed = "CONFIRMED",
+        Released = "RELEASED",
+        /// The order was refunded before this milestone was released.
+        Cancelled = "CANCELLED",
+    }
+);
+
+/// An order as readers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub id: OrderId,
+    pub order_no: String,
+    pub scheme: SchemeId,
+    pub policy_version: i32,
+    pub merchant: PartyId,
+    pub payer: PartyId,
+    pub region: RegionCode,
+    pub industry: Industry,
+    pub total: Money,
+    pub collected: Money,
+    pub settled: Money,
+    pub released: Money,
+    pub refunded: Money,
+    pub deducted: Money,
+    pub status: OrderStatus,
+    pub escrow_account: AccountId,
+    pub description: String,
+    pub opened_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+}
+
+impl OrderRecord {
+    /// Collected but not yet settled (T+1) into escrow.
+    pub fn in_clearing(&self) -> Money {
+        self.collected.saturating_sub(self.settled)
+    }
+
+    /// Settled into escrow and still there.
+    pub fn in_escrow(&self) -> Money {
+        self.settled
+            .saturating_sub(self.released)
+            .saturating_sub(self.refunded)
+            .saturating_sub(self.deducted)
+    }
+}
+
+impl TryFrom<escrow_order::Model> for OrderRecord {
+    type Error = DomainError;
+    fn try_from(m: escrow_order::Model) -> Result<OrderRecord, DomainError> {
+        Ok(OrderRecord {
+            id: OrderId(m.id),
+            order_no: m.order_no,
+            scheme: SchemeId(m.scheme_id),
+            policy_version: m.policy_version,
+            merchant: PartyId(m.merchant_id),
+            payer: PartyId(m.payer_id),
+            region: m.region.parse()?,
+            industry: m.industry.parse()?,
+            total: Money::from_fen(m.total_fen)?,
+            collected: Money::from_fen(m.collected_fen)?,
+            settled: Money::from_fen(m.settled_fen)?,
+            released: Money::from_fen(m.released_fen)?,
+            refunded: Money::from_fen(m.refunded_fen)?,
+            deducted: Money::from_fen(m.deducted_fen)?,
+            status: m.status.parse()?,
+            escrow_account: AccountId(m.escrow_account_id),
+            description: m.description,
+            opened_at: Timestamp(m.opened_at_us),
+            expires_at: m.expires_at_us.map(Timestamp),
+            closed_at: m.closed_at_us.map(Timestamp),
+        })
+    }
+}
+
+/// A milestone as readers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneRecord {
+    pub id: MilestoneId,
+    pub order: OrderId,
+    /// 0-based position in the schedule.
+    pub index: i32,
+    pub name: String,
+    pub share: Bp,
+    pub amount: Money,
+    pub status: MilestoneStatus,
+    /// When time alone confirms it (policy `auto_after_days`), once it is current.
+    pub due_at: Option<Timestamp>,
+    pub confirmed_at: Option<Timestamp>,
+    pub released_entry: Option<EntryId>,
+    pub released_at: Option<Timestamp>,
+}
+
+impl TryFrom<milestone::Model> for MilestoneRecord {
+    type Error = DomainError;
+    fn try_from(m: milestone::Model) -> Result<MilestoneRecord, DomainError> {
+        Ok(MilestoneRecord {
+            id: MilestoneId(m.id),
+            order: OrderId(m.order_id),
+            index: m.idx,
+            name: m.name,
+            share: Bp::new(
+                u32::try_from(m.share_bp)
+                    .map_err(|_| DomainError::Invariant("negative share".into()))?,
+            )?,
+            amount: Money::from_fen(m.amount_fen)?,
+            status: m.status.parse()?,
+            due_at: m.due_at_us.map(Timestamp),
+            confirmed_at: m.confirmed_at_us.map(Timestamp),
+            released_entry: m.released_entry_id.map(EntryId),
+            released_at: m.released_at_us.map(Timestamp),
+        })
+    }
+}
+
+/// # Errors
+/// `NOT_FOUND`.
+pub async fn get_order<C: ConnectionTrait>(db: &C, id: OrderId) -> DomainResult<OrderRecord> {
+    escrow_order::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("order", id))?
+        .try_into()
+}
+
+/// An order's milestones in schedule order.
+///
+/// # Errors
+/// Database errors.
+pub async fn milestones_of<C: ConnectionTrait>(
+    db: &C,
+    order: OrderId,
+) -> DomainResult<Vec<MilestoneRecord>> {
+    milestone::Entity::find()
+        .filter(milestone::Column::OrderId.eq(order.0))
+        .order_by_asc(milestone::Column::Idx)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(MilestoneRecord::try_from)
+        .collect()
+}
+
+/// Milestones of many orders, for list pages.
+///
+/// # Errors
+/// Database errors.
+pub async fn milestones_of_orders<C: ConnectionTrait>(
+    db: &C,
+    orders: &[OrderId],
+) -> DomainResult<Vec<MilestoneRecord>> {
+    milestone::Entity::find()
+        .filter(milestone::Column::OrderId.is_in(orders.iter().map(|o| o.0)))
+        .order_by_asc(milestone::Column::OrderId)
+        .order_by_asc(milestone::Column::Idx)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(MilestoneRecord::try_from)
+        .collect()
+}
+
+/// The order a milestone belongs to.
+///
+/// # Errors
+/// `NOT_FOUND`.
+pub async fn milestone_order<C: ConnectionTrait>(db: &C, m: MilestoneId) -> DomainResult<OrderId> {
+    milestone::Entity::find_by_id(m.0)
+        .one(db)
+        .await?
+        .map(|row| OrderId(row.order_id))
+        .ok_or_else(|| DomainError::not_found("milestone", m))
+}
+
+/// Checks every order's money equation against its own counters and the ledger.
+pub(crate) async fn audit_orders<C: ConnectionTrait>(
+    db: &C,
+    report: &mut AuditReport,
+) -> DomainResult<()> {
+    let orders = escrow_order::Entity::find()
+        .order_by_asc(escrow_order::Column::Id)
+        .all(db)
+        .await?;
+    report.orders = orders.len() as u64;
+    let balances = crate::ledger::balances_of(
+        db,
+        &orders
+            .iter()
+            .map(|o| AccountId(o.escrow_account_id))
+            .collect::<Vec<_>>(),
+    )
+    .await?;
+    for o in orders {
+        let out = o.released_fen + o.refunded_fen + o.deducted_fen;
+        let in_escrow = o.settled_fen - out;
+        if o.collected_fen > o.total_fen || o.settled_fen > o.collected_fen || in_escrow < 0 {
+            report.breach(
+                "order_counters",
+                format!(
+                    "order {} counters are impossible: total {} collected {} settled {} released {} refunded {} deducted {}",
+                    o.order_no, o.total_fen, o.collected_fen, o.settled_fen, o.released_fen, o.refunded_fen, o.deducted_fen
+                ),
+            );
+        }
+        let escrow = balances
+            .get(&AccountId(o.escrow_account_id))
+            .map(|b| b.balance_fen)
+            .unwrap_or(0);
+        if escrow != in_escrow {
+            report.breach(
+                "order_escrow",
+                format!("order {}: escrow account holds {} fen but settled − released − refunded − deducted = {}", o.order_no, escrow, in_escrow),
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

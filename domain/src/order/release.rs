@@ -1,0 +1,428 @@
+//! Release (拨付): an escrow tranche becomes the merchant's — only when the policy's
+//! confirmations are present (or its time has come), the custody rule still holds after it, the
+//! caps allow it, no freeze holds the money, and the merchant is in good standing.
+
+use chrono::Datelike;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use lvyue_entity::{confirmation, escrow_order, journal_entry, milestone, posting};
+
+use super::{MilestoneRecord, MilestoneStatus, OrderRecord, OrderStatus, get_order, milestones_of};
+use crate::clock::Timestamp;
+use crate::command::{Command, Tx};
+use crate::error::{DomainError, DomainResult};
+use crate::event::NewEvent;
+use crate::ids::{EntryId, MilestoneId, OrderId};
+use crate::ledger::{EntryKind, get_account, post, transfer};
+use crate::money::Money;
+use crate::party::{PartyKind, PartyStatus, get_party_of};
+use crate::policy::{Confirmer, Policy};
+use crate::principal::Role;
+use crate::scheduler::{self, JobKind};
+use crate::scheme::{SchemeStatus, enrollment_of, get_scheme, policy_at};
+
+/// One released tranche.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedTranche {
+    pub milestone: MilestoneId,
+    pub index: i32,
+    pub amount: Money,
+    pub entry: EntryId,
+}
+
+/// Why the next milestone cannot be released, or `None` when it can.
+async fn next_releasable(
+    tx: &Tx<'_>,
+    order: &OrderRecord,
+    policy: &Policy,
+    force: bool,
+) -> DomainResult<Option<MilestoneRecord>> {
+    if !matches!(
+        order.status,
+        OrderStatus::Active | OrderStatus::Inspection | OrderStatus::Escalated
+    ) {
+        return Err(DomainError::invalid_state(
+            format!("order {}", order.order_no),
+            order.status.as_str(),
+            "release",
+        ));
+    }
+    let milestones = milestones_of(tx.db(), order.id).await?;
+    let Some(next) = milestones.into_iter().find(|m| {
+        matches!(
+            m.status,
+            MilestoneStatus::Pending | MilestoneStatus::Confirmed
+        )
+    }) else {
+        return Ok(None);
+    };
+    if next.status == MilestoneStatus::Confirmed || force {
+        return Ok(Some(next));
+    }
+    let rule = policy.milestones.get(next.index as usize).ok_or_else(|| {
+        DomainError::Invariant(format!(
+            "order {} has no rule for milestone {}",
+            order.order_no, next.index
+        ))
+    })?;
+    let by_time = next.due_at.is_some_and(|d| d <= tx.now);
+    let confirmed = !rule.confirm_by.is_empty()
+        && confirmations_complete(tx.db(), next.id, &rule.confirm_by).await?;
+    if by_time || confirmed {
+        return Ok(Some(next));
+    }
+    Err(DomainError::invalid_state(
+        format!("milestone {} ({})", next.index + 1, next.name),
+        "PENDING",
+        "release before it is confirmed",
+    ))
+}
+
+/// True when each required confirmer's latest word on the milestone is an approval.
+pub(crate) async fn confirmations_complete<C: ConnectionTrait>(
+    db: &C,
+    m: MilestoneId,
+    needed: &[Confirmer],
+) -> DomainResult<bool> {
+    use sea_orm::QueryOrder;
+    let rows = confirmation::Entity::find()
+        .filter(confirmation::Column::MilestoneId.eq(m.0))
+        .order_by_asc(confirmation::Column::Id)
+        .all(db)
+        .await?;
+    Ok(needed.iter().all(|c| {
+        let name = serde_json::to_value(c)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        rows.iter()
+            .rev()
+            .find(|r| r.confirmer == name)
+            .is_some_and(|r| r.approved)
+    }))
+}
+
+/// Every gate a release must pass besides confirmation.
+async fn check_gates(
+    tx: &Tx<'_>,
+    order: &OrderRecord,
+    policy: &Policy,
+    amount: Money,
+) -> DomainResult<()> {
+    let merchant = get_party_of(tx.db(), order.merchant, PartyKind::Merchant).await?;
+    if merchant.status != PartyStatus::Active {
+        return Err(DomainError::invalid_state(
+            format!("merchant {}", merchant.name),
+            merchant.status.as_str(),
+            "receive releases",
+        ));
+    }
+    if let Some(uscc) = &merchant.uscc
+        && crate::screening::is_dishonest(tx.db(), uscc).await?
+    {
+        return Err(DomainError::invalid_state(
+            format!("merchant {}", merchant.name),
+            "ON_DISHONEST_DEBTOR_LIST",
+            "receive releases",
+        ));
+    }
+    let scheme = get_scheme(tx.db(), order.scheme).await?;
+    if scheme.status != SchemeStatus::Active {
+        return Err(DomainError::invalid_state(
+            format!("scheme {}", scheme.code),
+            scheme.status.as_str(),
+            "release",
+        ));
+    }
+    if let Some(cap) = policy.caps.per_release
+        && amount > cap
+    {
+        return Err(DomainError::LimitExceeded(format!(
+            "a release of {amount} is over the per-release cap of {cap}"
+        )));
+    }
+    let enrollment = enrollment_of(tx.db(), order.merchant, order.scheme).await?;
+    if let Some(cap) = policy.caps.monthly {
+        let released = released_this_month(tx, enrollment.payable_account.0).await?;
+        if released.checked_add(amount)? > cap {
+            return Err(DomainError::LimitExceeded(format!(
+                "releases this month would reach {} over the monthly cap of {cap}",
+                released.checked_add(amount)?
+            )));
+        }
+    }
+    let escrow = get_account(tx.db(), order.escrow_account).await?;
+    if escrow.available_fen() < amount.fen() {
+        let available = Money::from_fen(escrow.available_fen().max(0))?;
+        return Err(DomainError::InsufficientFunds {
+            account: escrow.number,
+            available,
+            requested: amount,
+        });
+    }
+    if let Some(rule) = &policy.custody {
+        let grade = crate::risk::latest_grade(tx.db(), merchant.id).await?;
+        let before = crate::custody::status(
+            tx.db(),
+            rule,
+            enrollment.group_account,
+            &merchant,
+            grade.as_deref(),
+            tx.now,
+        )
+        .await?;
+        let after = before.actual.saturating_sub(amount);
+        // With the reference being today's balance the requirement falls with the release too.
+        let required_after = match rule.reference {
+            crate::policy::CustodyReference::OutstandingPrepaid => after.share_ceil(before.ratio),
+            crate::policy::CustodyReference::PreviousQuarterPrepaid => before.required,
+        };
+        if after < required_after {
+            return Err(DomainError::CustodyBreach {
+                required: required_after,
+                remaining: after,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Sum released into a payable account since the start of this month (China time).
+async fn released_this_month(tx: &Tx<'_>, payable: i64) -> DomainResult<Money> {
+    let today = tx.now.china_date();
+    let start = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    let since = Timestamp::china_midnight(start);
+    let entries: Vec<i64> = journal_entry::Entity::find()
+        .select_only()
+        .column(journal_entry::Column::Id)
+        .filter(journal_entry::Column::Kind.eq(EntryKind::Release.as_str()))
+        .filter(journal_entry::Column::CreatedAtUs.gte(since.0))
+        .into_tuple()
+        .all(tx.db())
+        .await?;
+    if entries.is_empty() {
+        return Ok(Money::ZERO);
+    }
+    let amounts: Vec<i64> = posting::Entity::find()
+        .select_only()
+        .column(posting::Column::AmountFen)
+        .filter(posting::Column::AccountId.eq(payable))
+        .filter(posting::Column::EntryId.is_in(entries))
+        .into_tuple()
+        .all(tx.db())
+        .await?;
+    Ok(Money::from_fen(
+        amounts.into_iter().filter(|a| *a > 0).sum(),
+    )?)
+}
+
+async fn release_one(
+    tx: &mut Tx<'_>,
+    order: &OrderRecord,
+    m: &MilestoneRecord,
+    policy: &Policy,
+) -> DomainResult<ReleasedTranche> {
+    check_gates(tx, order, policy, m.amount).await?;
+    let enrollment = enrollment_of(tx.db(), order.merchant, order.scheme).await?;
+    let entry = post(
+        tx,
+        EntryKind::Release,
+        Some(order.id),
+        &format!("{} milestone {} {}", order.order_no, m.index + 1, m.name),
+        &transfer(order.escrow_account, enrollment.payable_account, m.amount),
+    )
+    .await?;
+    milestone::ActiveModel {
+        id: Set(m.id.0),
+        status: Set(MilestoneStatus::Released.as_str().to_owned()),
+        confirmed_at_us: Set(Some(m.confirmed_at.unwrap_or(tx.now).0)),
+        released_entry_id: Set(Some(entry.id.0)),
+        released_at_us: Set(Some(tx.now.0)),
+        ..Default::default()
+    }
+    .update(tx.db())
+    .await?;
+    let released = order.released.checked_add(m.amount)?;
+    let milestones = milestones_of(tx.db(), order.id).await?;
+    let next = milestones.iter().find(|x| x.index == m.index + 1);
+    let completed = next.is_none();
+    escrow_order::ActiveModel {
+        id: Set(order.id.0),
+        released_fen: Set(released.fen()),
+        status: Set(if completed {
+            OrderStatus::Completed.as_str().to_owned()
+        } else {
+            order.status.as_str().to_owned()
+        }),
+        closed_at_us: Set(if completed { Some(tx.now.0) } else { None }),
+        ..Default::default()
+    }
+    .update(tx.db())
+    .await?;
+    if completed {
+        scheduler::cancel(tx, &scheduler::expiry_key(order.id)).await?;
+    }
+    // The next milestone is now current: its clock starts.
+    if let (Some(n), Some(rule)) = (
+        next,
+        next.and_then(|n| policy.milestones.get(n.index as usize)),
+    ) && let Some(days) = rule.auto_after_days
+    {
+        let due = tx.now.plus_days(i64::from(days));
+        milestone::ActiveModel {
+            id: Set(n.id.0),
+            due_at_us: Set(Some(due.0)),
+            ..Default::default()
+        }
+        .update(tx.db())
+        .await?;
+        if due > tx.now {
+            scheduler::schedule(
+                tx,
+                JobKind::MilestoneDue,
+                n.id.0,
+                due,
+                scheduler::milestone_key(n.id),
+            )
+            .await?;
+        }
+    }
+    tx.emit(
+        NewEvent::new(
+            "milestone.released",
+            json!({
+                "milestone_id": m.id,
+                "index": m.index,
+                "name": m.name,
+                "amount": m.amount,
+                "entry_id": entry.id,
+                "order_status": if completed { OrderStatus::Completed } else { order.status },
+            }),
+        )
+        .order(order.id)
+        .merchant(order.merchant)
+        .payer(order.payer)
+        .scheme(order.scheme),
+    );
+    crate::risk::after_release(tx, order, m.amount, policy).await?;
+    Ok(ReleasedTranche {
+        milestone: m.id,
+        index: m.index,
+        amount: m.amount,
+        entry: entry.id,
+    })
+}
+
+/// Releases, in order, every milestone of `order` that is now releasable; stops quietly at the
+/// first that is not (not yet confirmed, or a gate refuses), leaving it for a later trigger.
+///
+/// # Errors
+/// Database errors.
+pub async fn release_ready(tx: &mut Tx<'_>, order: OrderId) -> DomainResult<Vec<ReleasedTranche>> {
+    release_while(tx, order, false, false).await
+}
+
+/// Releases the remaining milestones whatever their confirmations (expiry with auto-release, a
+/// regulator's decision); stops at the first gate that refuses.
+pub(crate) async fn release_all(
+    tx: &mut Tx<'_>,
+    order: OrderId,
+) -> DomainResult<Vec<ReleasedTranche>> {
+    release_while(tx, order, true, true).await
+}
+
+async fn release_while(
+    tx: &mut Tx<'_>,
+    order_id: OrderId,
+    force: bool,
+    strict: bool,
+) -> DomainResult<Vec<ReleasedTranche>> {
+    let mut out = Vec::new();
+    loop {
+        let order = get_order(tx.db(), order_id).await?;
+        if !matches!(
+            order.status,
+            OrderStatus::Active | OrderStatus::Inspection | OrderStatus::Escalated
+        ) {
+            return Ok(out);
+        }
+        let policy = policy_at(tx.db(), order.scheme, order.policy_version).await?;
+        let next = match next_releasable(tx, &order, &policy, force).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(out),
+            Err(e) if !strict => {
+                tracing::debug!(order = %order.id, reason = %e, "not releasable yet");
+                return Ok(out);
+            }
+            Err(e) => return Err(e),
+        };
+        if next.status == MilestoneStatus::Pending {
+            milestone::ActiveModel {
+                id: Set(next.id.0),
+                status: Set(MilestoneStatus::Confirmed.as_str().to_owned()),
+                confirmed_at_us: Set(Some(tx.now.0)),
+                ..Default::default()
+            }
+            .update(tx.db())
+            .await?;
+        }
+        match release_one(tx, &order, &next, &policy).await {
+            Ok(t) => out.push(t),
+            Err(e)
+                if !strict
+                    && !matches!(e, DomainError::Database(_) | DomainError::Invariant(_)) =>
+            {
+                tx.emit(
+                    NewEvent::new("release.blocked", json!({ "milestone_id": next.id, "index": next.index, "reason": e.to_string(), "code": e.code().as_str() }))
+                        .order(order.id)
+                        .merchant(order.merchant),
+                );
+                return Ok(out);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Asks for the next releasable milestone(s) of an order to be released now, and says why not
+/// when they cannot be.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseMilestone {
+    pub order: OrderId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseOutcome {
+    pub released: Vec<ReleasedTranche>,
+    pub order: OrderRecord,
+}
+
+impl Command for ReleaseMilestone {
+    type Output = ReleaseOutcome;
+    const NAME: &'static str = "releaseMilestone";
+
+    async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<ReleaseOutcome> {
+        tx.principal.require_role(&[Role::Bank, Role::Merchant])?;
+        let order = crate::queries::order_visible(tx.db(), tx.principal, self.order).await?;
+        let policy = policy_at(tx.db(), order.scheme, order.policy_version).await?;
+        // Say exactly why when nothing can be released.
+        let Some(next) = next_releasable(tx, &order, &policy, false).await? else {
+            return Err(DomainError::invalid_state(
+                format!("order {}", order.order_no),
+                "FULLY_RELEASED",
+                "release",
+            ));
+        };
+        check_gates(tx, &order, &policy, next.amount).await?;
+        let released = release_ready(tx, order.id).await?;
+        Ok(ReleaseOutcome {
+            released,
+            order: get_order(tx.db(), order.id).await?,
+        })
+    }
+}
