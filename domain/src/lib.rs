@@ -6,9 +6,12 @@
 //! that applies the principal's scope in SQL. It never sees axum or GraphQL; it sees the
 //! database only through `lvyue-entity` and sea-orm.
 
+pub mod access;
 pub mod alert;
 pub mod audit;
 pub mod calendar;
+#[cfg(feature = "wip-industries")]
+pub mod canteen;
 pub mod clock;
 pub mod command;
 pub mod court;
@@ -17,21 +20,30 @@ pub mod db;
 mod enums;
 pub mod error;
 pub mod event;
+pub mod evidence;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;
 pub mod ledger;
 pub mod log;
+#[cfg(feature = "wip-industries")]
+pub mod medical;
 pub mod money;
 pub mod onboarding;
 pub mod order;
 pub mod party;
 pub mod payout;
+#[cfg(feature = "wip-industries")]
+pub mod payroll;
 pub mod pii;
 pub mod policy;
+#[cfg(feature = "wip-industries")]
+pub mod prepaid;
 pub mod principal;
 pub mod queries;
 pub mod reconcile;
+#[cfg(feature = "wip-industries")]
+pub mod refund_sla;
 pub mod risk;
 pub mod scheduler;
 pub mod scheme;
