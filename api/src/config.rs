@@ -1,0 +1,482 @@
+//! The one configuration of `lvyue`, parsed once at start from flags and `LVYUE_*` variables
+//! (a flag wins over its variable), with defaults that work on a laptop.
+//!
+//! Nothing else in the crate reads the environment. Secrets (`LVYUE_JWT_SECRET`, a password in
+//! `LVYUE_DATABASE_URL`) are redacted from `Debug` and from `--help`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+/// Where `lvyue serve` listens by default.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Where the embedded database, the generated JWT secret and other local state live by default.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+pub const DEFAULT_JWT_ISSUER: &str = "lvyue";
+pub const DEFAULT_JWT_AUDIENCE: &str = "lvyue-api";
+
+/// The largest request body accepted: 1 MiB. A GraphQL document larger than this is not a
+/// legitimate query.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long one HTTP request may take, body upload included.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+/// Requests per minute per principal (or per client address when anonymous), refilled
+/// continuously. Generous: it is a guard against runaway clients, not a quota.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 6_000;
+/// How many requests a client may make at once before the per-minute rate applies.
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 600;
+/// Deepest selection nesting a query may have. A page of orders with their merchant's accounts
+/// (`orders.edges.node.merchant.accounts.edges.node.balance`) is 8 deep.
+pub const DEFAULT_QUERY_MAX_DEPTH: usize = 16;
+/// Highest query complexity: 1 per field, times the page size for connections.
+pub const DEFAULT_QUERY_MAX_COMPLEXITY: usize = 5_000;
+/// Most aliased fields one query may have (alias bombs repeat one costly field under many names).
+pub const DEFAULT_QUERY_MAX_ALIASES: usize = 64;
+
+/// The whole configuration. Built by clap in [`crate::cli`], or by [`Config::new`] in tests.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "LVYUE_BIND", default_value = DEFAULT_BIND, global = true)]
+    pub bind: SocketAddr,
+
+    /// Directory for the embedded database and local state; created if missing.
+    #[arg(long, env = "LVYUE_DATA_DIR", default_value = DEFAULT_DATA_DIR, global = true)]
+    pub data_dir: PathBuf,
+
+    /// Database URL (`sqlite://…` or `postgres://…`). Default: `lvyue.db` in the data directory.
+    #[arg(
+        long,
+        env = "LVYUE_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: Option<DatabaseUrl>,
+
+    #[command(flatten)]
+    pub jwt: JwtConfig,
+
+    #[command(flatten)]
+    pub pii: PiiConfig,
+
+    #[command(flatten)]
+    pub limits: Limits,
+
+    #[command(flatten)]
+    pub tls: TlsConfig,
+
+    #[command(flatten)]
+    pub log: LogConfig,
+}
+
+/// How bearer tokens are checked.
+#[derive(Clone, Debug, clap::Args)]
+pub struct JwtConfig {
+    /// The one signature algorithm accepted; a token signed otherwise is refused.
+    #[arg(long = "jwt-alg", env = "LVYUE_JWT_ALG", value_enum, ignore_case = true, default_value_t = JwtAlgorithm::Hs256, global = true)]
+    pub alg: JwtAlgorithm,
+
+    /// HS256 secret (at least 32 bytes). For local use only; if unset, one is generated on
+    /// first start and kept in the data directory (`jwt-secret`, mode 0600).
+    #[arg(
+        long = "jwt-secret",
+        env = "LVYUE_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret: Option<Secret>,
+
+    /// PEM public key that verifies EdDSA or RS256 tokens.
+    #[arg(
+        long = "jwt-public-key-file",
+        env = "LVYUE_JWT_PUBLIC_KEY_FILE",
+        global = true
+    )]
+    pub public_key_file: Option<PathBuf>,
+
+    /// Required `iss` claim.
+    #[arg(long = "jwt-issuer", env = "LVYUE_JWT_ISSUER", default_value = DEFAULT_JWT_ISSUER, global = true)]
+    pub issuer: String,
+
+    /// Required `aud` claim.
+    #[arg(long = "jwt-audience", env = "LVYUE_JWT_AUDIENCE", default_value = DEFAULT_JWT_AUDIENCE, global = true)]
+    pub audience: String,
+}
+
+/// Keys for personal data at rest (see [`crate::keys::pii_vault`]).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct PiiConfig {
+    /// Master key for personal data, 64 hex characters. For local use only, if unset, one is
+    /// generated on first start and kept in the data directory (`pii-key`, mode 0600).
+    #[arg(
+        long = "pii-key",
+        env = "LVYUE_PII_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<Secret>,
+
+    /// Encryption keys for rotation, `<id>:<64 hex>` separated by commas; the first encrypts,
+    /// all decrypt. Unset: the encryption key is derived from the master key.
+    #[arg(
+        long = "pii-encryption-keys",
+        env = "LVYUE_PII_ENCRYPTION_KEYS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub encryption_keys: Option<Secret>,
+}
+
+/// The signature algorithms Lvyue accepts, one at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with a shared secret: local use and tests.
+    #[value(name = "HS256")]
+    Hs256,
+    /// Ed25519 public-key signatures.
+    #[value(name = "EdDSA")]
+    EdDsa,
+    /// RSA PKCS#1 v1.5 with SHA-256.
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+impl JwtAlgorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwtAlgorithm::Hs256 => "HS256",
+            JwtAlgorithm::EdDsa => "EdDSA",
+            JwtAlgorithm::Rs256 => "RS256",
+        }
+    }
+
+    pub fn is_public_key(self) -> bool {
+        !matches!(self, JwtAlgorithm::Hs256)
+    }
+}
+
+/// Limits on what one request may cost. Hard caps that are never worth tuning (token length,
+/// parser nesting) are constants beside the code that enforces them.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Limits {
+    /// Largest request body in bytes.
+    #[arg(long, env = "LVYUE_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Time allowed for one request, body upload included, in milliseconds.
+    #[arg(long, env = "LVYUE_REQUEST_TIMEOUT_MS", default_value_t = DEFAULT_REQUEST_TIMEOUT_MS, global = true)]
+    pub request_timeout_ms: u64,
+
+    /// Sustained requests per minute per principal (per address when anonymous); 0 turns rate
+    /// limiting off.
+    #[arg(long, env = "LVYUE_RATE_LIMIT_PER_MINUTE", default_value_t = DEFAULT_RATE_LIMIT_PER_MINUTE, global = true)]
+    pub rate_limit_per_minute: u32,
+
+    /// Requests a client may make in a burst before the per-minute rate applies.
+    #[arg(long, env = "LVYUE_RATE_LIMIT_BURST", default_value_t = DEFAULT_RATE_LIMIT_BURST, global = true)]
+    pub rate_limit_burst: u32,
+
+    /// Deepest selection nesting of a GraphQL query.
+    #[arg(long, env = "LVYUE_QUERY_MAX_DEPTH", default_value_t = DEFAULT_QUERY_MAX_DEPTH, global = true)]
+    pub query_max_depth: usize,
+
+    /// Highest complexity of a GraphQL query.
+    #[arg(long, env = "LVYUE_QUERY_MAX_COMPLEXITY", default_value_t = DEFAULT_QUERY_MAX_COMPLEXITY, global = true)]
+    pub query_max_complexity: usize,
+
+    /// Most aliased fields in one GraphQL query.
+    #[arg(long, env = "LVYUE_QUERY_MAX_ALIASES", default_value_t = DEFAULT_QUERY_MAX_ALIASES, global = true)]
+    pub query_max_aliases: usize,
+}
+
+impl Limits {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
+            query_max_depth: DEFAULT_QUERY_MAX_DEPTH,
+            query_max_complexity: DEFAULT_QUERY_MAX_COMPLEXITY,
+            query_max_aliases: DEFAULT_QUERY_MAX_ALIASES,
+        }
+    }
+}
+
+/// TLS served directly by `lvyue serve` (rustls) when both files are given.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    #[arg(long = "tls-cert", env = "LVYUE_TLS_CERT", global = true)]
+    pub cert: Option<PathBuf>,
+
+    /// PEM private key of the certificate.
+    #[arg(long = "tls-key", env = "LVYUE_TLS_KEY", global = true)]
+    pub key: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// The certificate and key files, when TLS is on.
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            _ => None,
+        }
+    }
+}
+
+/// Logging: a `tracing` filter and the output format. Logs go to stderr.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LogConfig {
+    /// Log filter, e.g. `info` or `lvyue_api=debug,info`.
+    #[arg(long = "log", env = "LVYUE_LOG", default_value = "info", global = true)]
+    pub filter: String,
+
+    /// `text` for people, `json` for log collectors.
+    #[arg(long = "log-format", env = "LVYUE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            filter: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, with `data_dir` as the data directory: what tests and embedders start from.
+    /// Reads no environment variable.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            // A constant that parses; the fallback is never taken.
+            bind: DEFAULT_BIND
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: data_dir.into(),
+            database_url: None,
+            jwt: JwtConfig {
+                alg: JwtAlgorithm::Hs256,
+                secret: None,
+                public_key_file: None,
+                issuer: DEFAULT_JWT_ISSUER.into(),
+                audience: DEFAULT_JWT_AUDIENCE.into(),
+            },
+            pii: PiiConfig::default(),
+            limits: Limits::default(),
+            tls: TlsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+
+    /// The database URL: the configured one, or the embedded SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.0.clone(),
+            None => lvyue_domain::db::sqlite_url_in(&self.data_dir),
+        }
+    }
+
+    /// Checks that the settings fit together.
+    ///
+    /// # Errors
+    /// A combination that cannot work, named in the user's terms.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            bail!("LVYUE_TLS_CERT and LVYUE_TLS_KEY must be set together");
+        }
+        if self.jwt.alg.is_public_key() && self.jwt.secret.is_some() {
+            bail!(
+                "LVYUE_JWT_SECRET is only for HS256; {} verifies with LVYUE_JWT_PUBLIC_KEY_FILE",
+                self.jwt.alg.as_str()
+            );
+        }
+        if !self.jwt.alg.is_public_key() && self.jwt.public_key_file.is_some() {
+            bail!("LVYUE_JWT_PUBLIC_KEY_FILE is for EdDSA or RS256; set LVYUE_JWT_ALG accordingly");
+        }
+        if self.jwt.issuer.is_empty() || self.jwt.audience.is_empty() {
+            bail!("LVYUE_JWT_ISSUER and LVYUE_JWT_AUDIENCE must not be empty");
+        }
+        let l = &self.limits;
+        if l.max_body_bytes == 0
+            || l.request_timeout_ms == 0
+            || l.query_max_depth == 0
+            || l.query_max_complexity == 0
+        {
+            bail!(
+                "body size, request timeout, query depth and complexity limits must be greater than zero"
+            );
+        }
+        if l.rate_limit_per_minute > 0 && l.rate_limit_burst == 0 {
+            bail!("LVYUE_RATE_LIMIT_BURST must be at least 1 when rate limiting is on");
+        }
+        Ok(())
+    }
+
+    /// Creates the data directory (owner-only on Unix) if it does not exist.
+    ///
+    /// # Errors
+    /// The directory cannot be created.
+    pub fn ensure_data_dir(&self) -> anyhow::Result<()> {
+        if self.data_dir.is_dir() {
+            return Ok(());
+        }
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(&self.data_dir)
+            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))
+    }
+}
+
+/// A secret string: never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Secret, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// A database URL, whose `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`, for logs.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<DatabaseUrl, Self::Err> {
+        Ok(DatabaseUrl(s.to_owned()))
+    }
+}
+
+/// `postgres://user:pw@host/db` → `postgres://user:***@host/db`; anything else unchanged.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_passwords_never_reach_debug_output() {
+        let mut c = Config::new("/tmp/x");
+        c.jwt.secret = Some(Secret::new("very-secret-value-that-must-not-leak"));
+        c.pii.master_key = Some(Secret::new("very-secret-pii-key"));
+        c.database_url = Some(DatabaseUrl::new("postgres://lvyue:hunter2@db:5432/lvyue"));
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("very-secret"), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("postgres://lvyue:***@db:5432/lvyue"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn urls_without_passwords_are_left_alone() {
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(
+            redact_url("sqlite://./data/lvyue.db?mode=rwc"),
+            "sqlite://./data/lvyue.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn the_default_database_is_sqlite_in_the_data_dir() {
+        let c = Config::new("/srv/lvyue");
+        assert_eq!(c.database_url(), "sqlite:///srv/lvyue/lvyue.db?mode=rwc");
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let mut c = Config::new("/tmp/x");
+        c.tls.cert = Some("cert.pem".into());
+        assert!(c.validate().is_err());
+        c.tls.key = Some("key.pem".into());
+        assert!(c.validate().is_ok());
+    }
+}

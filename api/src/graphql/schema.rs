@@ -1,0 +1,92 @@
+//! The schema: one root per operation type, each merged from one struct per concept.
+//!
+//! To add business fields, write `#[derive(Default)] pub struct OrderQuery;` with an
+//! `#[Object] impl OrderQuery { … }` in its own module and list it here:
+//! `pub struct Query(MeQuery, SystemQuery, OrderQuery);`. Mutations: replace the `Mutation`
+//! alias with `#[derive(MergedObject, Default)] pub struct Mutation(OrderMutation, …);` (an
+//! empty merged root would export an invalid `type Mutation {}`, hence the alias until the
+//! first mutation exists). Subscriptions likewise in `Subscription`.
+//!
+//! Then regenerate `api/schema.graphql`: `UPDATE_SCHEMA=1 cargo test -p lvyue-api schema`
+//! (or `lvyue schema > api/schema.graphql`); the test fails while the file and the code differ.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    EmptyMutation, MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder,
+};
+
+use lvyue_domain::Escrow;
+
+use super::limits::{MAX_NESTING, QueryLimits, RequestPolicy};
+use super::system::{MeQuery, ServerInfo, SystemQuery, SystemSubscription};
+use crate::config::Limits;
+use crate::metrics::Metrics;
+
+#[derive(MergedObject, Default)]
+pub struct Query(MeQuery, SystemQuery);
+
+pub type Mutation = EmptyMutation;
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(SystemSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+/// The schema with its request policy, without runtime data.
+pub fn builder(
+    limits: QueryLimits,
+    metrics: Option<Arc<Metrics>>,
+) -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .extension(RequestPolicy::new(limits, metrics))
+    // async-graphql's own nesting check (its error has no code) sits at the same bound as
+    // ours, which runs first.
+    .limit_recursive_depth(MAX_NESTING)
+}
+
+/// The running schema, with the escrow system and this node's facts in its data.
+pub fn build(
+    escrow: Arc<Escrow>,
+    info: ServerInfo,
+    limits: QueryLimits,
+    metrics: Arc<Metrics>,
+) -> AppSchema {
+    builder(limits, Some(metrics))
+        .data(escrow)
+        .data(info)
+        .finish()
+}
+
+/// The SDL of the schema, fields and enum items sorted so diffs stay small.
+pub fn sdl() -> String {
+    let limits = QueryLimits::from(&Limits::default());
+    builder(limits, None)
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_enum_items())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::path::PathBuf;
+
+    #[test]
+    fn schema_file_matches_the_code() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+        let sdl = super::sdl();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &sdl).unwrap();
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == sdl,
+            "api/schema.graphql differs from the schema in code; regenerate it with\n  UPDATE_SCHEMA=1 cargo test -p lvyue-api schema\nand review the diff"
+        );
+    }
+}

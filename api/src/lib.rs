@@ -1,0 +1,30 @@
+//! The `lvyue` binary's library: configuration, the axum server, the GraphQL schema skeleton,
+//! JWT authentication and the command line.
+//!
+//! It owns the edges of the system and no business rule: a resolver translates a GraphQL call
+//! into one domain call (`lvyue_domain`) and the domain's answer back. Modules:
+//!
+//! - [`config`]: the one `Config`, parsed once from flags and `LVYUE_*` variables;
+//! - [`auth`]: bearer JWT → `Principal`, and minting for `lvyue token`;
+//! - [`keys`]: the personal-data vault and locally generated secrets;
+//! - [`error`]: domain errors → GraphQL errors with `extensions.code`, in one place;
+//! - [`graphql`]: schema roots, guards, scalars, connections, query limits;
+//! - [`server`]: `AppState`, the router, limits, TLS, health, graceful shutdown, [`server::start`];
+//! - [`metrics`]: Prometheus metrics; [`telemetry`]: logging;
+//! - [`cli`]: the subcommands, and [`cli::main`], the whole program.
+//!
+//! It does not own the database schema (`lvyue-migration`), the log (`lvyue-notary`) or search
+//! (`lvyue-search`); it wires them in.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod keys;
+pub mod metrics;
+pub mod server;
+pub mod telemetry;
+
+pub use config::Config;
+pub use server::{AppState, RunningServer, start};

@@ -1,0 +1,173 @@
+//! Prometheus metrics served at `/metrics` (OpenMetrics text, `prometheus-client`).
+//!
+//! The server feeds the request counters, the latency histogram and the GraphQL error counter.
+//! The gauges `lvyue_log_size`, `lvyue_checkpoint_size` and `lvyue_search_index_lag` are set
+//! by whoever owns those numbers (the log watcher in [`crate::server`] sets the log size).
+//! Labels are bounded: routes are the router's patterns, never raw paths.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub code: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// Every metric of the process.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `lvyue_http_requests_total{route, method, status}`.
+    pub http_requests: Family<RequestLabels, Counter>,
+    /// `lvyue_http_request_duration_seconds{route}`.
+    pub http_latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// `lvyue_graphql_errors_total{code}`: every error in a GraphQL response, by its code.
+    pub graphql_errors: Family<CodeLabels, Counter>,
+    /// `lvyue_log_size`: leaves in the transparency log.
+    pub log_size: Gauge,
+    /// `lvyue_checkpoint_size`: tree size of the latest signed checkpoint.
+    pub checkpoint_size: Gauge,
+    /// `lvyue_search_index_lag`: events not yet in the search index.
+    pub search_index_lag: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        let http_latency =
+            Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
+        let graphql_errors = Family::<CodeLabels, Counter>::default();
+        let log_size = Gauge::default();
+        let checkpoint_size = Gauge::default();
+        let search_index_lag = Gauge::default();
+        registry.register(
+            "lvyue_http_requests",
+            "HTTP requests by route, method and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "lvyue_http_request_duration_seconds",
+            "HTTP request latency by route",
+            http_latency.clone(),
+        );
+        registry.register(
+            "lvyue_graphql_errors",
+            "GraphQL errors by extensions.code",
+            graphql_errors.clone(),
+        );
+        registry.register(
+            "lvyue_log_size",
+            "Leaves in the transparency log",
+            log_size.clone(),
+        );
+        registry.register(
+            "lvyue_checkpoint_size",
+            "Tree size of the latest signed checkpoint",
+            checkpoint_size.clone(),
+        );
+        registry.register(
+            "lvyue_search_index_lag",
+            "Events not yet in the search index",
+            search_index_lag.clone(),
+        );
+        Metrics {
+            registry,
+            http_requests,
+            http_latency,
+            graphql_errors,
+            log_size,
+            checkpoint_size,
+            search_index_lag,
+        }
+    }
+
+    /// Counts one GraphQL error.
+    pub fn graphql_error(&self, code: &str) {
+        self.graphql_errors
+            .get_or_create(&CodeLabels {
+                code: code.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+/// Sets a gauge from an unsigned count (saturating at `i64::MAX`).
+pub fn set_gauge(gauge: &Gauge, value: u64) {
+    gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_exported_by_name() {
+        let m = Metrics::new();
+        m.http_requests
+            .get_or_create(&RequestLabels {
+                route: "/graphql".into(),
+                method: "POST".into(),
+                status: 200,
+            })
+            .inc();
+        m.http_latency
+            .get_or_create(&RouteLabels {
+                route: "/graphql".into(),
+            })
+            .observe(0.004);
+        m.graphql_error("FORBIDDEN");
+        set_gauge(&m.log_size, 42);
+        let text = m.encode();
+        for name in [
+            "lvyue_http_requests_total",
+            "lvyue_http_request_duration_seconds",
+            "lvyue_graphql_errors_total{code=\"FORBIDDEN\"} 1",
+            "lvyue_log_size 42",
+            "lvyue_checkpoint_size",
+            "lvyue_search_index_lag",
+        ] {
+            assert!(text.contains(name), "{name} missing from\n{text}");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The HTTP surface: health, readiness, metrics, GraphiQL, and `me` for every role.
+
+use crate::harness::{
+    TestServer, bank, court, first_code, merchant, on_both_backends, payer, regulator,
+};
+
+on_both_backends!(health_and_readiness_answer, |srv| {
+    let (status, body) = srv.get("/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = srv.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["checks"]["database"], "ok");
+    srv.stop().await;
+});
+
+on_both_backends!(a_bank_operator_sees_the_server_status, |srv| {
+    let (status, body) = srv
+        .graphql(
+            Some(&srv.token(&bank())),
+            "{ serverStatus { databaseBackend logSize version } }",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let expected = if srv.db.backend == lvyue_domain::testing::Backend::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    assert_eq!(
+        body["data"]["serverStatus"]["databaseBackend"], expected,
+        "{body}"
+    );
+    assert_eq!(body["data"]["serverStatus"]["logSize"], 0);
+    srv.stop().await;
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_errors_and_the_log() {
+    let srv = TestServer::start().await;
+    srv.graphql(None, "{ apiVersion }").await;
+    srv.graphql(None, "{ me { role } }").await;
+    let (status, text) = srv.get("/metrics").await;
+    assert_eq!(status, 200);
+    for needle in [
+        "lvyue_http_requests_total{route=\"/graphql\",method=\"POST\",status=\"200\"}",
+        "lvyue_http_request_duration_seconds_bucket{",
+        "lvyue_graphql_errors_total{code=\"UNAUTHENTICATED\"} 1",
+        "lvyue_log_size 0",
+        "lvyue_checkpoint_size 0",
+        "lvyue_search_index_lag 0",
+    ] {
+        assert!(text.contains(needle), "{needle} not in\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_is_served_at_the_root() {
+    let srv = TestServer::start().await;
+    let (status, html) = srv.get("/").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("/graphql/ws") && html.to_lowercase().contains("graphiql"),
+        "{html}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_sees_itself_in_me() {
+    let srv = TestServer::start().await;
+    for (p, party) in [
+        (bank(), None),
+        (merchant(), Some("pty_11")),
+        (payer(), Some("pty_12")),
+        (regulator(), Some("pty_13")),
+        (court(), Some("pty_14")),
+    ] {
+        let (status, body) = srv
+            .graphql(
+                Some(&srv.token(&p)),
+                "{ me { subject role partyId jurisdiction { regions industries } } }",
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let me = &body["data"]["me"];
+        assert_eq!(me["subject"], p.subject.as_str(), "{body}");
+        assert_eq!(me["role"], p.role.as_str());
+        assert_eq!(me["partyId"].as_str(), party);
+        if p.role == lvyue_domain::principal::Role::Regulator {
+            assert_eq!(
+                me["jurisdiction"],
+                serde_json::json!({ "regions": ["3201"], "industries": ["DRIVING_SCHOOL"] })
+            );
+        } else {
+            assert!(me["jurisdiction"].is_null(), "{body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_callers_get_public_fields_and_are_refused_guarded_ones() {
+    let srv = TestServer::start().await;
+    let (status, body) = srv.graphql(None, "{ apiVersion }").await;
+    assert_eq!(status, 200);
+    assert!(body["data"]["apiVersion"].is_string(), "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let (status, body) = srv.graphql(None, "{ apiVersion me { role } }").await;
+    assert_eq!(status, 200);
+    assert_eq!(first_code(&body), "UNAUTHENTICATED", "{body}");
+    assert!(body["data"]["me"].is_null());
+    assert!(
+        body["data"]["apiVersion"].is_string(),
+        "the public field survives: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_outside_a_guard_is_forbidden() {
+    let srv = TestServer::start().await;
+    for p in [merchant(), payer(), regulator(), court()] {
+        let (_, body) = srv
+            .graphql(Some(&srv.token(&p)), "{ serverStatus { version } }")
+            .await;
+        assert_eq!(first_code(&body), "FORBIDDEN", "{}: {body}", p.role);
+        assert!(body["data"]["serverStatus"].is_null());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_fields_and_syntax_errors_are_validation_errors() {
+    let srv = TestServer::start().await;
+    for q in ["{ nope }", "{ me { ", "", "query { apiVersion(x: 1) }"] {
+        let (status, body) = srv.graphql(None, q).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(first_code(&body), "VALIDATION", "{q}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_methods_are_refused_plainly() {
+    let srv = TestServer::start().await;
+    assert_eq!(srv.get("/nope").await.0, 404);
+    assert_eq!(srv.get("/graphql").await.0, 405);
+}

@@ -1,0 +1,16 @@
+//! The system tests: Lvyue driven through its public interfaces only, HTTP and the `lvyue`
+//! command, as each role would use it. One test binary, one module per area (link time
+//! dominates on 2 cores). Every database-touching test runs on SQLite, and again on
+//! PostgreSQL when `LVYUE_TEST_POSTGRES_URL` is set (`on_both_backends!`).
+
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod cli;
+mod http;
+mod limits;
+mod shutdown;
+mod subscriptions;
+mod tls;
+mod tokens;
