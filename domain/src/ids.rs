@@ -82,6 +82,24 @@ id_type!(/// An alert.
     AlertId, "alr", "alert");
 id_type!(/// An imported channel statement.
     StatementId, "stm", "statement");
+id_type!(/// A canteen's purchase payment to a supplier.
+    PurchaseId, "pur", "purchase");
+id_type!(/// One use of a prepaid card.
+    CardUsageId, "use", "card usage");
+id_type!(/// A patient's payment to medical institutions.
+    ReceiptId, "rcp", "receipt");
+id_type!(/// The bank's advance of an insurer's share to a medical institution.
+    AdvanceId, "adv", "advance");
+id_type!(/// An enterprise's transfer into its payroll account.
+    FundingId, "fnd", "funding");
+id_type!(/// A report someone ran (its id is printed in the CSV watermark).
+    ReportRunId, "rpt", "report");
+id_type!(/// A webhook endpoint that receives alerts.
+    WebhookEndpointId, "whk", "webhook endpoint");
+id_type!(/// One alert's delivery to one webhook endpoint.
+    DeliveryId, "dlv", "webhook delivery");
+id_type!(/// A text message or voice call sent about an incident.
+    NotificationId, "ntf", "notification");
 
 /// An event's place in the log: its leaf index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod alert;
 pub mod audit;
+pub mod batch;
 pub mod calendar;
 #[cfg(feature = "wip-industries")]
 pub mod canteen;
@@ -17,6 +18,9 @@ pub mod command;
 pub mod court;
 pub mod custody;
 pub mod db;
+#[cfg(feature = "wip-reports")]
+pub mod delivery;
+pub mod deposit;
 mod enums;
 pub mod error;
 pub mod event;
@@ -42,6 +46,8 @@ pub mod prepaid;
 pub mod principal;
 pub mod queries;
 pub mod reconcile;
+#[cfg(feature = "wip-reports")]
+pub mod report;
 #[cfg(feature = "wip-industries")]
 pub mod refund_sla;
 pub mod risk;
@@ -51,6 +57,7 @@ pub mod screening;
 pub mod split;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod voucher;
 
 use std::sync::Arc;
 

@@ -111,6 +111,8 @@ impl Command for RequestPayout {
             ));
         }
         let e = enrollment_of(tx.db(), m.id, self.scheme).await?;
+        #[cfg(feature = "wip-industries")]
+        crate::canteen::ensure_free_payout(tx.db(), self.scheme).await?;
         let entry = post(
             tx,
             EntryKind::Payout,
@@ -228,6 +230,10 @@ impl Command for BatchPayout {
             ));
         }
         let e = enrollment_of(tx.db(), m.id, self.scheme).await?;
+        #[cfg(feature = "wip-industries")]
+        crate::canteen::ensure_free_payout(tx.db(), self.scheme).await?;
+        #[cfg(feature = "wip-industries")]
+        crate::payroll::vet_batch(tx.db(), self.scheme, &self.items).await?;
         let total = Money::sum(self.items.iter().map(|i| i.amount))?;
         let outside = system::external(tx, "PAYROLL").await?;
         let mut legs = vec![Leg {

@@ -82,7 +82,16 @@ pub struct CustodyRule {
     /// Optional custody ratio by risk grade (A–E), used when higher than `ratio_bp`.
     #[serde(default)]
     pub grade_ratios_bp: std::collections::BTreeMap<String, Bp>,
+    /// Minimum custody by the merchant's issuer type (MOFCOM 2012 No. 9, Art. 26: scale 20%,
+    /// group 30%, brand 40%), used when higher than `ratio_bp`. A merchant whose type the bank
+    /// has not recorded is held to the highest ratio listed.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ratio_by_issuer_bp: std::collections::BTreeMap<String, Bp>,
 }
+
+/// Issuer types of single-purpose prepaid cards (单用途商业预付卡), the keys of
+/// `custody.ratio_by_issuer_bp` and the values of a merchant's `issuer_type` attribute.
+pub const ISSUER_TYPES: [&str; 3] = ["SCALE", "GROUP", "BRAND"];
 
 /// What a refund returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,12 +157,23 @@ pub struct SplitRule {
     pub commission_cap_bp: Bp,
 }
 
-/// Subscription deposits (房e存).
+/// Supervised deposits: subscription deposits (房e存, 认筹金) and trade deposits (保证金) of
+/// agricultural markets and rural property-rights exchanges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DepositRule {
-    /// Inflows from sources not bound to the buyer's account, per day (Type II: ¥10,000).
+    /// Inflows from sources not bound to the buyer's account, per buyer and China calendar
+    /// day (Type II: ¥10,000). Zero: every inflow must come from the bound card.
     pub unbound_daily_cap: Money,
+    /// Only the beneficiary (the market, the seller) or the bank may lift a freeze (保证金: the
+    /// deposit secures the trade). When false (认筹金) the depositor may lift it at any time,
+    /// losing their place in line.
+    #[serde(default)]
+    pub beneficiary_releases: bool,
+    /// A frozen deposit may be forfeited to its beneficiary when the depositor defaults
+    /// (保证金). When false (认筹金) it never is: a developer may take no deposit-like payment.
+    #[serde(default)]
+    pub forfeit_on_default: bool,
 }
 
 /// Housing vouchers (房票).
@@ -165,16 +185,68 @@ pub struct VoucherRule {
     /// Reward tiers: within `months` of issue, the reward is `reward_bp` of the amount redeemed.
     #[serde(default)]
     pub reward_tiers: Vec<RewardTier>,
-    /// Whether an expired voucher may be cashed out.
+    /// At expiry the balance is paid to the holder (cash-out); otherwise it goes back to the
+    /// project.
     #[serde(default)]
     pub cash_out_on_expiry: bool,
+    /// Days before expiry when a DEADLINE_NEAR alert is raised; none when absent.
+    #[serde(default)]
+    pub expiry_notice_days: Option<u32>,
 }
+
+/// Most reward tiers a voucher rule may have.
+pub const MAX_REWARD_TIERS: usize = 12;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RewardTier {
     pub months: u32,
     pub reward_bp: Bp,
+}
+
+/// Who approves a canteen's purchase payment (商城采购模式).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PurchaseApprover {
+    /// The school the canteen serves (a regulator party assigned to the canteen's enrollment).
+    School,
+    /// The education bureau: the scheme's regulator.
+    EducationBureau,
+}
+
+/// Purchase-only schemes (school canteens): the merchant never draws its payable freely; money
+/// leaves it only as purchase payments to suppliers, each approved by everyone listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseRule {
+    pub approvals: Vec<PurchaseApprover>,
+    /// Largest single purchase payment.
+    #[serde(default)]
+    pub per_purchase_cap: Option<Money>,
+}
+
+/// Flexible-employment payroll (灵活用工): the scheme takes enterprise funding into the
+/// merchant's payable, and its batches are vetted against these limits before anyone is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PayrollRule {
+    /// Largest total of one batch.
+    #[serde(default)]
+    pub per_batch_cap: Option<Money>,
+    /// Largest single worker's line.
+    #[serde(default)]
+    pub per_line_cap: Option<Money>,
+}
+
+/// Medical-insurance clearing (医保): patient payments are split into institutions' registers
+/// and the bank may advance the insurer's share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MedicalRule {
+    /// Largest advance outstanding per institution (医保办函〔2024〕101号: about one month of
+    /// its insured spending).
+    #[serde(default)]
+    pub advance_cap: Option<Money>,
 }
 
 /// A scheme's policy.
@@ -202,6 +274,19 @@ pub struct Policy {
     pub deposit: Option<DepositRule>,
     #[serde(default)]
     pub voucher: Option<VoucherRule>,
+    /// Purchase-only scheme (canteens): see [`PurchaseRule`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase: Option<PurchaseRule>,
+    /// Prepaid cards: an order's money is released as the card is used (`RecordUsage`), not by
+    /// milestone; the milestones only mark how far the card has been used.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub release_on_usage: bool,
+    /// Payroll scheme (flexible employment): see [`PayrollRule`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payroll: Option<PayrollRule>,
+    /// Medical-insurance clearing: see [`MedicalRule`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medical: Option<MedicalRule>,
     /// Alerts: a single release over this share of the merchant's escrow balance is "large".
     #[serde(default)]
     pub large_release_bp: Option<Bp>,
@@ -274,7 +359,11 @@ impl Policy {
             }
         }
         if let Some(c) = &self.custody {
-            if c.ratio_bp.get() == 0 && c.warning_lines.is_empty() && c.grade_ratios_bp.is_empty() {
+            if c.ratio_bp.get() == 0
+                && c.warning_lines.is_empty()
+                && c.grade_ratios_bp.is_empty()
+                && c.ratio_by_issuer_bp.is_empty()
+            {
                 return bad(
                     "policy.custody.ratio_bp",
                     "a custody rule needs a ratio above zero".into(),
@@ -287,6 +376,74 @@ impl Policy {
                         format!("unknown grade {g:?}; grades are A to E"),
                     );
                 }
+            }
+            for t in c.ratio_by_issuer_bp.keys() {
+                if !ISSUER_TYPES.contains(&t.as_str()) {
+                    return bad(
+                        "policy.custody.ratio_by_issuer_bp",
+                        format!("unknown issuer type {t:?}; types are SCALE, GROUP and BRAND"),
+                    );
+                }
+            }
+        }
+        if let Some(p) = &self.purchase {
+            let mut seen = p.approvals.clone();
+            seen.sort_by_key(|a| *a as u8);
+            seen.dedup();
+            if p.approvals.is_empty() || seen.len() != p.approvals.len() {
+                return bad(
+                    "policy.purchase.approvals",
+                    "lists each approver (SCHOOL, EDUCATION_BUREAU) at most once, and at least one"
+                        .into(),
+                );
+            }
+            if p.per_purchase_cap.is_some_and(Money::is_zero) {
+                return bad(
+                    "policy.purchase.per_purchase_cap",
+                    "a cap of zero would forbid every purchase".into(),
+                );
+            }
+        }
+        if self.release_on_usage {
+            if self.expiry_action != ExpiryAction::Refund {
+                return bad(
+                    "policy.expiry_action",
+                    "a card released on usage returns its unused balance when it expires: use REFUND"
+                        .into(),
+                );
+            }
+            if self.split.is_some() {
+                return bad(
+                    "policy.release_on_usage",
+                    "a card released on usage cannot also be split".into(),
+                );
+            }
+        }
+        if self
+            .medical
+            .is_some_and(|m| m.advance_cap.is_some_and(Money::is_zero))
+        {
+            return bad(
+                "policy.medical.advance_cap",
+                "a cap of zero would forbid every advance".into(),
+            );
+        }
+        if let Some(p) = &self.payroll {
+            if p.per_batch_cap.is_some_and(Money::is_zero)
+                || p.per_line_cap.is_some_and(Money::is_zero)
+            {
+                return bad(
+                    "policy.payroll",
+                    "a cap of zero would forbid every payout".into(),
+                );
+            }
+            if let (Some(line), Some(batch)) = (p.per_line_cap, p.per_batch_cap)
+                && line > batch
+            {
+                return bad(
+                    "policy.payroll",
+                    "the per-line cap is above the per-batch cap".into(),
+                );
             }
         }
         if self.refund.deadline_working_days == 0 || self.refund.deadline_working_days > 365 {
@@ -350,6 +507,40 @@ impl Policy {
                     "tiers must be in increasing months".into(),
                 );
             }
+            if v.reward_tiers.len() > MAX_REWARD_TIERS {
+                return bad(
+                    "policy.voucher.reward_tiers",
+                    format!("at most {MAX_REWARD_TIERS} tiers"),
+                );
+            }
+            if let Some(t) = v
+                .reward_tiers
+                .iter()
+                .find(|t| t.months == 0 || t.months > v.validity_months)
+            {
+                return bad(
+                    "policy.voucher.reward_tiers",
+                    format!(
+                        "a tier of {} months must be 1 to the {} months of validity",
+                        t.months, v.validity_months
+                    ),
+                );
+            }
+            if v.reward_tiers.iter().any(|t| t.reward_bp.get() == 0) {
+                return bad(
+                    "policy.voucher.reward_tiers",
+                    "a tier's reward must be above zero (leave the months out instead)".into(),
+                );
+            }
+            // ~30 days a month: the notice must fall inside the validity.
+            if v.expiry_notice_days
+                .is_some_and(|d| d == 0 || d >= v.validity_months.saturating_mul(28))
+            {
+                return bad(
+                    "policy.voucher.expiry_notice_days",
+                    "must be at least 1 and shorter than the validity".into(),
+                );
+            }
         }
         Ok(())
     }
@@ -397,6 +588,146 @@ mod tests {
         j["milestones"][0]["share_bp"] = json!(2400);
         let err = Policy::from_json(&j).unwrap_err().to_string();
         assert!(err.contains("9900") && err.contains("10000"), "{err}");
+    }
+
+    #[test]
+    fn industry_rules_validate_and_name_their_problems() {
+        let base = || {
+            json!({
+                "milestones": [{"name": "消费", "share_bp": 10000, "confirm_by": ["PAYER"]}],
+                "release_on_usage": true,
+                "custody": {"reference": "PREVIOUS_QUARTER_PREPAID", "ratio_bp": 0,
+                    "ratio_by_issuer_bp": {"SCALE": 2000, "GROUP": 3000, "BRAND": 4000}},
+                "purchase": {"approvals": ["SCHOOL", "EDUCATION_BUREAU"], "per_purchase_cap": "50000.00"},
+                "payroll": {"per_batch_cap": "100000.00", "per_line_cap": "20000.00"},
+                "medical": {"advance_cap": "500000.00"}
+            })
+        };
+        let p = Policy::from_json(&base()).unwrap();
+        assert!(p.release_on_usage);
+        assert_eq!(
+            p.custody.unwrap().ratio_by_issuer_bp["GROUP"],
+            Bp::new(3000).unwrap()
+        );
+        assert_eq!(p.purchase.unwrap().approvals.len(), 2);
+        // Policies without the new rules serialise exactly as before.
+        let plain = Policy::from_json(&shenzhen()).unwrap();
+        let text = serde_json::to_string(&plain).unwrap();
+        for absent in [
+            "release_on_usage",
+            "purchase",
+            "payroll",
+            "medical",
+            "ratio_by_issuer_bp",
+        ] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        for (path, value, needle) in [
+            (
+                ("custody", "ratio_by_issuer_bp"),
+                json!({"MEGA": 5000}),
+                "policy.custody.ratio_by_issuer_bp",
+            ),
+            (
+                ("purchase", "approvals"),
+                json!(["SCHOOL", "SCHOOL"]),
+                "policy.purchase.approvals",
+            ),
+            (
+                ("purchase", "approvals"),
+                json!([]),
+                "policy.purchase.approvals",
+            ),
+            (
+                ("purchase", "per_purchase_cap"),
+                json!("0.00"),
+                "policy.purchase.per_purchase_cap",
+            ),
+            (
+                ("payroll", "per_line_cap"),
+                json!("200000.00"),
+                "policy.payroll",
+            ),
+            (
+                ("payroll", "per_batch_cap"),
+                json!("0.00"),
+                "policy.payroll",
+            ),
+            (
+                ("medical", "advance_cap"),
+                json!("0.00"),
+                "policy.medical.advance_cap",
+            ),
+        ] {
+            let mut j = base();
+            j[path.0][path.1] = value;
+            let err = Policy::from_json(&j).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        let mut j = base();
+        j["expiry_action"] = json!({"AUTO_RELEASE": {"inspection_days": 5}});
+        let err = Policy::from_json(&j).unwrap_err().to_string();
+        assert!(err.contains("policy.expiry_action"), "{err}");
+        let mut j = base();
+        j["split"] = json!({"commission_cap_bp": 3000});
+        let err = Policy::from_json(&j).unwrap_err().to_string();
+        assert!(err.contains("policy.release_on_usage"), "{err}");
+        // A custody rule whose only ratio is by issuer type is a rule.
+        let mut j = base();
+        j["custody"]["ratio_by_issuer_bp"] = json!({});
+        let err = Policy::from_json(&j).unwrap_err().to_string();
+        assert!(err.contains("policy.custody.ratio_bp"), "{err}");
+    }
+
+    #[test]
+    fn voucher_and_deposit_rules_validate_and_name_their_problems() {
+        let mut j = shenzhen();
+        j["voucher"] = json!({
+            "validity_months": 24,
+            "reward_tiers": [{"months": 12, "reward_bp": 500}, {"months": 24, "reward_bp": 200}],
+            "cash_out_on_expiry": true,
+            "expiry_notice_days": 30
+        });
+        j["deposit"] = json!({"unbound_daily_cap": "10000.00", "beneficiary_releases": true, "forfeit_on_default": true});
+        let p = Policy::from_json(&j).unwrap();
+        assert_eq!(p.voucher.as_ref().unwrap().expiry_notice_days, Some(30));
+        assert!(p.deposit.unwrap().forfeit_on_default);
+        // The deposit rule of the first version (only the cap) still parses, with safe defaults.
+        j["deposit"] = json!({"unbound_daily_cap": "10000.00"});
+        let d = Policy::from_json(&j).unwrap().deposit.unwrap();
+        assert!(!d.beneficiary_releases && !d.forfeit_on_default);
+        for (voucher, needle) in [
+            (json!({"validity_months": 0}), "validity_months"),
+            (
+                json!({"validity_months": 24, "reward_tiers": [{"months": 24, "reward_bp": 200}, {"months": 12, "reward_bp": 500}]}),
+                "increasing",
+            ),
+            (
+                json!({"validity_months": 12, "reward_tiers": [{"months": 24, "reward_bp": 200}]}),
+                "reward_tiers",
+            ),
+            (
+                json!({"validity_months": 12, "reward_tiers": [{"months": 0, "reward_bp": 200}]}),
+                "reward_tiers",
+            ),
+            (
+                json!({"validity_months": 12, "reward_tiers": [{"months": 6, "reward_bp": 0}]}),
+                "reward_tiers",
+            ),
+            (
+                json!({"validity_months": 1, "expiry_notice_days": 60}),
+                "expiry_notice_days",
+            ),
+            (
+                json!({"validity_months": 12, "expiry_notice_days": 0}),
+                "expiry_notice_days",
+            ),
+        ] {
+            let mut j = shenzhen();
+            j["voucher"] = voucher;
+            let err = Policy::from_json(&j).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct Paged<T> {
     pub has_next: bool,
 }
 
-fn page_of<T>(mut rows: Vec<T>, page: Page) -> Paged<T> {
+pub(crate) fn page_of<T>(mut rows: Vec<T>, page: Page) -> Paged<T> {
     let has_next = rows.len() as u64 > page.first;
     rows.truncate(page.first as usize);
     Paged {
@@ -59,7 +59,7 @@ fn page_of<T>(mut rows: Vec<T>, page: Page) -> Paged<T> {
 }
 
 /// Rows whose region starts with one of the prefixes and whose industry is listed.
-fn jurisdiction_condition<R, I>(j: &Jurisdiction, region: R, industry: I) -> Condition
+pub(crate) fn jurisdiction_condition<R, I>(j: &Jurisdiction, region: R, industry: I) -> Condition
 where
     R: ColumnTrait,
     I: ColumnTrait,
@@ -77,7 +77,7 @@ where
         .add(industry.is_in(j.industries.iter().map(|i| i.as_str())))
 }
 
-fn nothing() -> Condition {
+pub(crate) fn nothing() -> Condition {
     Condition::all().add(Expr::val(1).eq(0))
 }
 
@@ -145,6 +145,63 @@ pub fn alert_scope(p: &Principal) -> Condition {
             Condition::all().add(alert::Column::MerchantId.eq(id.0))
         }),
         _ => nothing(),
+    }
+}
+
+/// What housing vouchers a principal may see: the bank all; a regulator those of the schemes
+/// in its jurisdiction; a holder its own.
+pub fn voucher_scope(p: &Principal) -> Condition {
+    use lvyue_entity::voucher;
+    match p.role {
+        Role::Bank => Condition::all(),
+        Role::Payer => p.party_id.map_or_else(nothing, |id| {
+            Condition::all().add(voucher::Column::HolderId.eq(id.0))
+        }),
+        Role::Regulator => Condition::all().add(
+            Expr::col((voucher::Entity, voucher::Column::SchemeId)).in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(scheme::Column::Id)
+                    .from(scheme::Entity)
+                    .cond_where(scheme_scope(p))
+                    .to_owned(),
+            ),
+        ),
+        _ => nothing(),
+    }
+}
+
+/// What supervised deposit accounts a principal may see: the bank all; a regulator those of
+/// its regions and industries; a depositor its own.
+pub fn deposit_account_scope(p: &Principal) -> Condition {
+    use lvyue_entity::deposit_account as d;
+    match p.role {
+        Role::Bank => Condition::all(),
+        Role::Payer => p.party_id.map_or_else(nothing, |id| {
+            Condition::all().add(d::Column::OwnerId.eq(id.0))
+        }),
+        Role::Regulator => {
+            jurisdiction_condition(&p.jurisdiction, d::Column::Region, d::Column::Industry)
+        }
+        _ => nothing(),
+    }
+}
+
+/// What deposit freezes a principal may see: as deposit accounts, and a merchant those that
+/// name it as beneficiary.
+pub fn deposit_freeze_scope(p: &Principal) -> Condition {
+    use lvyue_entity::deposit_freeze as f;
+    match p.role {
+        Role::Bank => Condition::all(),
+        Role::Payer => p.party_id.map_or_else(nothing, |id| {
+            Condition::all().add(f::Column::OwnerId.eq(id.0))
+        }),
+        Role::Merchant => p.party_id.map_or_else(nothing, |id| {
+            Condition::all().add(f::Column::BeneficiaryId.eq(id.0))
+        }),
+        Role::Regulator => {
+            jurisdiction_condition(&p.jurisdiction, f::Column::Region, f::Column::Industry)
+        }
+        Role::Court => nothing(),
     }
 }
 

@@ -1,8 +1,8 @@
 //! The scheduler: jobs that must run once when due — order expiry, milestones that confirm
-//! with time, T+1 settlement, hold expiry, refund deadlines. Jobs live in the database, so they
-//! survive restarts; a job fires inside the transaction of the command it runs, which also marks
-//! it done with a conditional update, so it never fires twice — not after a crash, not with two
-//! nodes polling the same table.
+//! with time, T+1 settlement, hold expiry, refund deadlines, housing-voucher expiry. Jobs live
+//! in the database, so they survive restarts; a job fires inside the transaction of the command
+//! it runs, which also marks it done with a conditional update, so it never fires twice — not
+//! after a crash, not with two nodes polling the same table.
 
 use sea_orm::{
     ActiveModelTrait,
@@ -47,6 +47,12 @@ string_enum!(
         HoldExpiry = "HOLD_EXPIRY",
         /// A requested refund's deadline (target: refund id).
         RefundDeadline = "REFUND_DEADLINE",
+        /// A closing-down merchant's remaining card refunds (target: enrollment id).
+        ClosingDownRefunds = "CLOSING_DOWN_REFUNDS",
+        /// A housing voucher's validity ends (target: voucher id).
+        VoucherExpiry = "VOUCHER_EXPIRY",
+        /// A housing voucher expires soon: DEADLINE_NEAR alert (target: voucher id).
+        VoucherExpiryNotice = "VOUCHER_EXPIRY_NOTICE",
     }
 );
 
@@ -210,6 +216,16 @@ impl Command for FireJob {
             }
             JobKind::RefundDeadline => {
                 crate::order::refund::deadline_passed(tx, j.target).await?;
+            }
+            JobKind::ClosingDownRefunds => {
+                #[cfg(feature = "wip-industries")]
+                crate::prepaid::continue_closing_down(tx, j.target).await?;
+            }
+            JobKind::VoucherExpiry => {
+                crate::voucher::expire_due(tx, crate::ids::VoucherId(j.target)).await?;
+            }
+            JobKind::VoucherExpiryNotice => {
+                crate::voucher::expiry_notice(tx, crate::ids::VoucherId(j.target)).await?;
             }
         }
         Ok(j.kind)

@@ -19,6 +19,8 @@ pub struct Model {
     pub issued_at_us: i64,
     pub expires_at_us: i64,
     pub hold_id: Option<i64>,
+    /// The scheme policy version the voucher was issued under (its reward and cash-out terms).
+    pub policy_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

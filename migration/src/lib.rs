@@ -11,6 +11,12 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_foundation;
 mod m20261125_000002_lifecycle;
 mod m20261125_000003_risk;
+mod m20261125_000004_vouchers;
+mod m20261125_000005_deposits;
+mod m20261125_000006_canteen;
+mod m20261125_000007_prepaid_cards;
+mod m20261125_000008_medical;
+mod m20261125_000009_payroll;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -22,6 +28,12 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_foundation::Migration),
             Box::new(m20261125_000002_lifecycle::Migration),
             Box::new(m20261125_000003_risk::Migration),
+            Box::new(m20261125_000004_vouchers::Migration),
+            Box::new(m20261125_000005_deposits::Migration),
+            Box::new(m20261125_000006_canteen::Migration),
+            Box::new(m20261125_000007_prepaid_cards::Migration),
+            Box::new(m20261125_000008_medical::Migration),
+            Box::new(m20261125_000009_payroll::Migration),
         ]
     }
 }

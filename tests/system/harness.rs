@@ -15,6 +15,9 @@ use std::time::Duration;
 use lvyue_api::auth::Minter;
 use lvyue_api::config::{Config, DatabaseUrl};
 use lvyue_api::server::RunningServer;
+use std::sync::Arc;
+
+use lvyue_domain::clock::{ManualClock, Timestamp};
 use lvyue_domain::ids::PartyId;
 use lvyue_domain::principal::{Industry, Jurisdiction, Principal, Role};
 use lvyue_domain::testing::{Backend, TestDb};
@@ -51,15 +54,55 @@ impl TestServer {
     }
 
     async fn start_on_db(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::start_on_db_with_clock(db, tweak, None).await
+    }
+
+    /// A server on `backend` whose clock stands still at `start` until the test moves it; the
+    /// background scheduler is slowed down so that the test fires jobs itself ([`tick`]).
+    ///
+    /// [`tick`]: TestServer::tick
+    pub async fn start_at(
+        backend: Backend,
+        start: Timestamp,
+    ) -> Option<(TestServer, Arc<ManualClock>)> {
+        let db = match backend {
+            Backend::Sqlite => TestDb::sqlite().await,
+            Backend::Postgres => TestDb::postgres().await?,
+        };
+        let clock = Arc::new(ManualClock::new(start));
+        let srv = TestServer::start_on_db_with_clock(
+            db,
+            |c| c.workers.scheduler_interval_ms = 3_600_000,
+            Some(clock.clone()),
+        )
+        .await;
+        Some((srv, clock))
+    }
+
+    async fn start_on_db_with_clock(
+        db: TestDb,
+        tweak: impl FnOnce(&mut Config),
+        clock: Option<Arc<ManualClock>>,
+    ) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::new(data_dir.path().join("data"));
         config.bind = "127.0.0.1:0".parse().expect("address");
         config.database_url = Some(DatabaseUrl::new(db.url.clone()));
         config.log.filter = "warn".into();
         tweak(&mut config);
-        let running = lvyue_api::start(config.clone())
-            .await
-            .expect("server starts");
+        let running = match clock {
+            None => lvyue_api::start(config.clone())
+                .await
+                .expect("server starts"),
+            Some(clock) => {
+                let state = lvyue_api::AppState::build_with_clock(config.clone(), clock)
+                    .await
+                    .expect("state builds");
+                lvyue_api::server::serve(state)
+                    .await
+                    .expect("server starts")
+            }
+        };
         let client = client_for(&config);
         TestServer {
             running: Some(running),
@@ -68,6 +111,56 @@ impl TestServer {
             client,
             _data_dir: data_dir,
         }
+    }
+
+    /// Fires every job that is due now, until none is left, as the scheduler would.
+    pub async fn tick(&self) -> u32 {
+        let escrow = &self.running().state().escrow;
+        let mut fired = 0;
+        loop {
+            let r = lvyue_domain::scheduler::tick(escrow)
+                .await
+                .expect("scheduler tick");
+            fired += r.fired;
+            if r.fired == 0 {
+                return fired;
+            }
+        }
+    }
+
+    /// Brings the node's tree up to date and signs a checkpoint, as the follower would.
+    pub async fn sync_log(&self) {
+        let state = self.running().state();
+        lvyue_api::notary::step(&state.escrow, &state.log, &state.metrics)
+            .await
+            .expect("notary step");
+    }
+
+    /// POSTs a query with variables as `principal`.
+    pub async fn gql(&self, principal: Option<&Principal>, query: &str, variables: Value) -> Value {
+        let token = principal.map(|p| self.token(p));
+        let (status, body) = self
+            .graphql_with(
+                token.as_deref(),
+                serde_json::json!({ "query": query, "variables": variables }),
+            )
+            .await;
+        assert!(
+            status == 200 || body.get("errors").is_some(),
+            "status {status}: {body}"
+        );
+        body
+    }
+
+    /// Like [`gql`](TestServer::gql), but the answer must have no errors; returns `data`.
+    #[track_caller]
+    pub fn ok(body: Value) -> Value {
+        assert!(
+            body.get("errors")
+                .is_none_or(|e| e.as_array().is_some_and(Vec::is_empty)),
+            "errors: {body}"
+        );
+        body["data"].clone()
     }
 
     pub fn running(&self) -> &RunningServer {

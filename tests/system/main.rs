@@ -8,9 +8,14 @@
 mod harness;
 
 mod cli;
+mod court;
 mod http;
+mod lifecycle;
 mod limits;
+mod log;
+mod scoping;
 mod shutdown;
 mod subscriptions;
 mod tls;
 mod tokens;
+mod world;

@@ -119,3 +119,71 @@ mod tests {
         }
     }
 }
+
+/// Mirrors a domain `string_enum` as a GraphQL enum with exhaustive conversions both ways.
+macro_rules! mirror_enum {
+    ($(#[$doc:meta])* $gql:ident = $name:literal, $domain:path { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+        #[graphql(name = $name, rename_items = "SCREAMING_SNAKE_CASE")]
+        pub enum $gql { $($variant),+ }
+
+        impl From<$domain> for $gql {
+            fn from(v: $domain) -> $gql {
+                match v { $(<$domain>::$variant => $gql::$variant),+ }
+            }
+        }
+
+        impl From<$gql> for $domain {
+            fn from(v: $gql) -> $domain {
+                match v { $($gql::$variant => <$domain>::$variant),+ }
+            }
+        }
+    };
+}
+
+use lvyue_domain::alert::{AlertKind, AlertStatus, Severity};
+use lvyue_domain::ledger::{AccountKind, EntryKind, HoldKind, HoldStatus};
+use lvyue_domain::order::{Channel, MilestoneStatus, OrderStatus, PaymentStatus, RefundStatus};
+use lvyue_domain::party::{PartyKind, PartyStatus};
+use lvyue_domain::policy::Confirmer;
+use lvyue_domain::reconcile::MatchStatus;
+use lvyue_domain::scheme::SchemeStatus;
+use lvyue_domain::screening::ListKind;
+
+mirror_enum!(/// An order's life.
+    GqlOrderStatus = "OrderStatus", OrderStatus { AwaitingPayment, Active, Completed, Refunded, Inspection, Escalated });
+mirror_enum!(/// A milestone's life.
+    GqlMilestoneStatus = "MilestoneStatus", MilestoneStatus { Pending, Confirmed, Released, Cancelled });
+mirror_enum!(/// A payment channel.
+    GqlChannel = "Channel", Channel { WechatPay, Alipay, UnionPay, QrCode, BankTransfer, BatchRemittance });
+mirror_enum!(/// Whether a payment has settled into escrow (T+1).
+    GqlPaymentStatus = "PaymentStatus", PaymentStatus { Clearing, Settled });
+mirror_enum!(/// A refund's life.
+    GqlRefundStatus = "RefundStatus", RefundStatus { Requested, AwaitingApproval, Executed });
+mirror_enum!(/// What kind of party.
+    GqlPartyKind = "PartyKind", PartyKind { Bank, Merchant, Payer, Regulator, Court });
+mirror_enum!(/// Whether a party may take part in new business.
+    GqlPartyStatus = "PartyStatus", PartyStatus { Active, ManualReview, Suspended, Blocked, Closed });
+mirror_enum!(/// What an account is for.
+    GqlAccountKind = "AccountKind", AccountKind { Group, Clearing, Escrow, Payable, Refundable, External, Advance, Subsidy, Fee, Court, Deposit, Voucher });
+mirror_enum!(/// Why money moved.
+    GqlEntryKind = "EntryKind", EntryKind { Collect, Settle, Release, Refund, Payout, Deduct, Split, Advance, Repay, Transfer, Subsidy, Fee, Deposit, Adjustment });
+mirror_enum!(/// Why money is held.
+    GqlHoldKind = "HoldKind", HoldKind { CourtFreeze, DepositFreeze, LossFreeze, RiskFreeze });
+mirror_enum!(/// A hold's life.
+    GqlHoldStatus = "HoldStatus", HoldStatus { Active, Released, Expired, Consumed });
+mirror_enum!(/// Who confirms a milestone.
+    GqlConfirmer = "Confirmer", Confirmer { Payer, Regulator, Evidence });
+mirror_enum!(/// A scheme's state.
+    GqlSchemeStatus = "SchemeStatus", SchemeStatus { Active, ClosingDown, Closed });
+mirror_enum!(/// What an alert is about.
+    GqlAlertKind = "AlertKind", AlertKind { CustodyShortfall, WarningLineCrossed, LargeRelease, FrequentReleases, ReleaseAheadOfDelivery, MerchantStatusChanged, DeadlineNear, ReconciliationBreak, ClosingDown, ListHit, OrderEscalated, JobFailed, RefundOverdue });
+mirror_enum!(/// How urgent an alert is.
+    GqlSeverity = "Severity", Severity { Info, Warning, Critical });
+mirror_enum!(/// An alert's handling state.
+    GqlAlertStatus = "AlertStatus", AlertStatus { Open, Acknowledged, Resolved });
+mirror_enum!(/// How a statement line matched the ledger.
+    GqlMatchStatus = "MatchStatus", MatchStatus { Matched, MissingInLedger, MissingInStatement, AmountMismatch, DuplicateLine });
+mirror_enum!(/// A blocking list.
+    GqlListKind = "ListKind", ListKind { DishonestDebtor, AbnormalOperation });

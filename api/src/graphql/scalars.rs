@@ -14,9 +14,22 @@ use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value
 use lvyue_domain::Money;
 use lvyue_domain::error::ErrorCode;
 
-/// An amount of money, as the `Decimal` scalar.
+/// An amount of money, as the `Decimal` scalar. Inputs are never negative; outputs may be (the
+/// bank's view of outside-world and advance accounts, which go below zero by design).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Decimal(pub Money);
+pub struct Decimal(pub i64);
+
+impl Decimal {
+    /// A signed amount in fen, for output.
+    pub fn from_fen(fen: i64) -> Decimal {
+        Decimal(fen)
+    }
+
+    /// The amount as domain money (inputs are parsed by `Money`, so never negative).
+    pub fn money(self) -> Money {
+        Money::from_fen(self.0).unwrap_or(Money::ZERO)
+    }
+}
 
 /// Amount in CNY with exactly two decimal places, as a string: `"1280.00"`.
 #[Scalar(name = "Decimal")]
@@ -28,7 +41,7 @@ impl ScalarType for Decimal {
         match &value {
             Value::String(s) => s
                 .parse::<Money>()
-                .map(Decimal)
+                .map(|m| Decimal(m.fen()))
                 .map_err(|e| refuse(e.to_string())),
             _ => Err(refuse(
                 "an amount must be a string such as \"1280.00\"".into(),
@@ -41,19 +54,21 @@ impl ScalarType for Decimal {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(self.0.to_string())
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        Value::String(format!("{sign}{}.{:02}", abs / 100, abs % 100))
     }
 }
 
 impl From<Money> for Decimal {
     fn from(m: Money) -> Decimal {
-        Decimal(m)
+        Decimal(m.fen())
     }
 }
 
 impl From<Decimal> for Money {
     fn from(d: Decimal) -> Money {
-        d.0
+        d.money()
     }
 }
 

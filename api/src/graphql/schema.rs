@@ -1,22 +1,28 @@
 //! The schema: one root per operation type, each merged from one struct per concept.
 //!
 //! To add business fields, write `#[derive(Default)] pub struct OrderQuery;` with an
-//! `#[Object] impl OrderQuery { … }` in its own module and list it here:
-//! `pub struct Query(MeQuery, SystemQuery, OrderQuery);`. Mutations: replace the `Mutation`
-//! alias with `#[derive(MergedObject, Default)] pub struct Mutation(OrderMutation, …);` (an
-//! empty merged root would export an invalid `type Mutation {}`, hence the alias until the
-//! first mutation exists). Subscriptions likewise in `Subscription`.
+//! `#[Object] impl OrderQuery { … }` in its concept's module and list it here; mutations and
+//! subscriptions likewise.
 //!
 //! Then regenerate `api/schema.graphql`: `UPDATE_SCHEMA=1 cargo test -p lvyue-api schema`
 //! (or `lvyue schema > api/schema.graphql`); the test fails while the file and the code differ.
 
 use std::sync::Arc;
 
-use async_graphql::{
-    EmptyMutation, MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder,
-};
+use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
 
 use lvyue_domain::Escrow;
+use lvyue_domain::log::TransparencyLog;
+
+use super::alert::{AlertMutation, AlertQuery, AlertSubscription};
+use super::court::CourtMutation;
+use super::event::EventQuery;
+use super::ledger::{LedgerMutation, LedgerQuery};
+use super::notary::NotaryQuery;
+use super::order::{OrderMutation, OrderQuery};
+use super::party::{PartyMutation, PartyQuery};
+use super::reconcile::{OpsMutation, OpsQuery};
+use super::scheme::{SchemeMutation, SchemeQuery};
 
 use super::limits::{MAX_NESTING, QueryLimits, RequestPolicy};
 use super::system::{MeQuery, ServerInfo, SystemQuery, SystemSubscription};
@@ -24,12 +30,32 @@ use crate::config::Limits;
 use crate::metrics::Metrics;
 
 #[derive(MergedObject, Default)]
-pub struct Query(MeQuery, SystemQuery);
+pub struct Query(
+    MeQuery,
+    SystemQuery,
+    PartyQuery,
+    SchemeQuery,
+    OrderQuery,
+    LedgerQuery,
+    EventQuery,
+    NotaryQuery,
+    AlertQuery,
+    OpsQuery,
+);
 
-pub type Mutation = EmptyMutation;
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    PartyMutation,
+    SchemeMutation,
+    OrderMutation,
+    LedgerMutation,
+    CourtMutation,
+    AlertMutation,
+    OpsMutation,
+);
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(SystemSubscription);
+pub struct Subscription(SystemSubscription, AlertSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -52,12 +78,14 @@ pub fn builder(
 /// The running schema, with the escrow system and this node's facts in its data.
 pub fn build(
     escrow: Arc<Escrow>,
+    log: Arc<TransparencyLog>,
     info: ServerInfo,
     limits: QueryLimits,
     metrics: Arc<Metrics>,
 ) -> AppSchema {
     builder(limits, Some(metrics))
         .data(escrow)
+        .data(log)
         .data(info)
         .finish()
 }

@@ -14,12 +14,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::StreamExt as _;
 
-use lvyue_domain::principal::Principal;
+use lvyue_domain::access::RecordAccess;
+use lvyue_domain::ids::OrderId;
+use lvyue_domain::principal::{Principal, Role};
 
 use super::rate_limit::RateKey;
 use super::{AppState, ClientAddr};
 use crate::auth::{AuthError, Authenticator};
 use crate::error::{self, ErrorCode};
+use crate::graphql::loaders::Loaders;
 
 pub(super) async fn graphiql() -> Html<String> {
     Html(
@@ -130,12 +133,95 @@ pub(super) async fn graphql(
             );
         }
     };
-    let request = match principal {
-        Some(p) => request.data(p),
+    let operation = request
+        .operation_name
+        .clone()
+        .or_else(|| operation_name(&request.query));
+    let request = request.data(Loaders::new(&state.escrow));
+    let request = match &principal {
+        Some(p) => request.data(p.clone()),
         None => request,
     };
     let response = state.schema.execute(request).await;
+    if let Some(p) = principal
+        .as_ref()
+        .filter(|p| matches!(p.role, Role::Regulator | Role::Court))
+    {
+        // Every read by a regulator or a court is on the record before it is answered.
+        if let Err(e) = record_access(&state, p, operation.as_deref(), &response).await {
+            tracing::error!(error = ?e, "could not record a supervised read; withholding the answer");
+            return refuse(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                error::INTERNAL_MESSAGE,
+            );
+        }
+    }
     axum::Json(response).into_response()
+}
+
+/// The name of the first operation in a query document (`query ListOrders { … }`), when the
+/// client did not send `operationName`.
+fn operation_name(query: &str) -> Option<String> {
+    let mut words = query
+        .trim_start()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty());
+    match words.next()? {
+        "query" | "mutation" | "subscription" => words.next().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Most objects named in one access record.
+const MAX_ACCESS_OBJECTS: usize = 200;
+
+/// Records which objects a regulator's or court's request returned (the ids in the answer).
+async fn record_access(
+    state: &AppState,
+    p: &Principal,
+    operation: Option<&str>,
+    response: &async_graphql::Response,
+) -> Result<(), lvyue_domain::DomainError> {
+    let data = response.data.clone().into_json().unwrap_or_default();
+    let Some(top) = data.as_object().filter(|o| !o.is_empty()) else {
+        return Ok(());
+    };
+    let mut ids = Vec::new();
+    collect_ids(&data, &mut ids);
+    let orders = ids
+        .iter()
+        .filter_map(|i| i.parse::<OrderId>().ok())
+        .take(MAX_ACCESS_OBJECTS)
+        .collect::<Vec<_>>();
+    let mut objects: Vec<String> = top.keys().map(|k| format!("field {k}")).collect();
+    objects.extend(ids);
+    objects.truncate(MAX_ACCESS_OBJECTS);
+    let cmd = RecordAccess {
+        operation: operation.unwrap_or("graphql").chars().take(200).collect(),
+        objects,
+        case_no: None,
+        orders,
+        merchant: None,
+    };
+    state.escrow.execute(p, None, &cmd).await.map(|_| ())
+}
+
+/// Ids of objects in an answer (`"id": "ord_12"`), depth first, without repeats.
+fn collect_ids(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(id)) = map.get("id") {
+                if !out.contains(id) && out.len() < MAX_ACCESS_OBJECTS {
+                    out.push(id.clone());
+                }
+            }
+            map.values().for_each(|x| collect_ids(x, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|x| collect_ids(x, out)),
+        _ => {}
+    }
 }
 
 /// What is wrong with a request body, without echoing any of it.
@@ -182,6 +268,7 @@ pub(super) async fn graphql_ws(
     let limit = state.config.limits.max_body_bytes;
     let schema = state.schema.clone();
     let auth = state.auth.clone();
+    let escrow = state.escrow.clone();
     let stop = state.shutdown.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -189,7 +276,12 @@ pub(super) async fn graphql_ws(
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
             let session = GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move { connection_init(&auth, &payload) })
+                .on_connection_init(move |payload| async move {
+                    connection_init(&auth, &payload).map(|mut data| {
+                        data.insert(Loaders::new(&escrow));
+                        data
+                    })
+                })
                 .serve();
             tokio::select! {
                 () = session => {}

@@ -8,7 +8,7 @@
 //! answered 500 and the server carries on.
 
 mod graphql;
-mod health;
+pub mod health;
 mod listen;
 mod middleware;
 mod rate_limit;
@@ -32,6 +32,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use lvyue_domain::Escrow;
 use lvyue_domain::clock::SystemClock;
+use lvyue_domain::log::TransparencyLog;
 use lvyue_migration::MigratorTrait as _;
 
 use crate::auth::Authenticator;
@@ -56,6 +57,8 @@ pub const SHUTDOWN_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct AppState {
     pub config: Arc<Config>,
     pub escrow: Arc<Escrow>,
+    /// This node's view of the transparency log.
+    pub log: Arc<TransparencyLog>,
     pub db: DatabaseConnection,
     pub metrics: Arc<Metrics>,
     pub schema: AppSchema,
@@ -76,6 +79,18 @@ impl AppState {
     /// # Errors
     /// Invalid configuration, an unreachable database, a failed migration, unusable JWT keys.
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
+        AppState::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`AppState::build`] with another clock (tests move time forward to see settlement,
+    /// expiry and deadlines; the demo loader replays months of history).
+    ///
+    /// # Errors
+    /// As [`AppState::build`].
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn lvyue_domain::clock::Clock>,
+    ) -> anyhow::Result<AppState> {
         config.validate()?;
         config.ensure_data_dir()?;
         let url = config.database_url();
@@ -98,17 +113,24 @@ impl AppState {
             .context("database migration failed")?;
         let vault = crate::keys::pii_vault(&config)?;
         let escrow = Arc::new(
-            Escrow::new(db.clone(), Arc::new(SystemClock), vault)
+            Escrow::new(db.clone(), clock, vault)
                 .await
                 .context("cannot read the log head")?,
         );
         let auth = Arc::new(Authenticator::from_config(&config.jwt, &config.data_dir)?);
+        let notary_key = crate::notary::load_or_create_key(&config)?;
+        let log = Arc::new(
+            TransparencyLog::load(&db, notary_key)
+                .await
+                .context("cannot load the transparency log")?,
+        );
         let metrics = Arc::new(Metrics::new());
         let info = ServerInfo {
             started_at: chrono::Utc::now(),
         };
         let schema = schema::build(
             escrow.clone(),
+            log.clone(),
             info,
             QueryLimits::from(&config.limits),
             metrics.clone(),
@@ -117,11 +139,18 @@ impl AppState {
             config.limits.rate_limit_per_minute,
             config.limits.rate_limit_burst,
         ));
-        let readiness =
-            Arc::new(Readiness::new().with("database", health::database_check(db.clone())));
+        let readiness = Arc::new(
+            Readiness::new()
+                .with("database", health::database_check(db.clone()))
+                .with(
+                    "notary",
+                    crate::notary::caught_up_check(escrow.clone(), log.clone()),
+                ),
+        );
         Ok(AppState {
             config: Arc::new(config),
             escrow,
+            log,
             db,
             metrics,
             schema,
@@ -144,6 +173,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/checkpoint", get(crate::notary::checkpoint))
+        .route("/verifier-key", get(crate::notary::verifier_key))
+        .route("/tile/{*rest}", get(crate::notary::tile))
         // route_layer: these see the matched route pattern (bounded metric labels).
         .route_layer(axum::middleware::from_fn_with_state(
             timeout,
@@ -227,6 +259,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let local_addr = tcp.local_addr()?;
     spawn_log_size_gauge(&state);
+    crate::workers::spawn(&state);
     let app = router(state.clone());
     let stop = state.shutdown.clone();
     let hooks = state.shutdown_hooks.clone();

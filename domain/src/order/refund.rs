@@ -386,7 +386,11 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
         .map(|p| (p.amount.fen() - p.refunded.fen()) as u64)
         .collect();
     let mut per_payment = Vec::new();
-    if !to_payer.is_zero() {
+    // A purchase paid from a housing voucher goes back to the voucher (and its reward to the
+    // subsidy pool), not to a channel.
+    if let Some(route) = crate::voucher::refund_route(tx, &order, to_payer).await? {
+        legs.extend(route);
+    } else if !to_payer.is_zero() {
         let parts = to_payer.split_by_ratio(&weights)?;
         for (p, part) in payments.iter().zip(parts) {
             if part.is_zero() {

@@ -52,6 +52,14 @@ async fn next_releasable(
             "release",
         ));
     }
+    if policy.release_on_usage {
+        // A prepaid card's money goes out only as it is used (`RecordUsage`).
+        return Err(DomainError::invalid_state(
+            format!("order {}", order.order_no),
+            "RELEASED_ON_USAGE",
+            "release by milestone",
+        ));
+    }
     let milestones = milestones_of(tx.db(), order.id).await?;
     let Some(next) = milestones.into_iter().find(|m| {
         matches!(
@@ -107,8 +115,9 @@ pub(crate) async fn confirmations_complete<C: ConnectionTrait>(
     }))
 }
 
-/// Every gate a release must pass besides confirmation.
-async fn check_gates(
+/// Every gate a release must pass besides confirmation (also the gates of a prepaid card's
+/// usage, [`crate::prepaid::RecordUsage`]).
+pub(crate) async fn check_gates(
     tx: &Tx<'_>,
     order: &OrderRecord,
     policy: &Policy,
@@ -139,6 +148,9 @@ async fn check_gates(
             "release",
         ));
     }
+    #[cfg(feature = "wip-industries")]
+    crate::prepaid::ensure_not_closing_down(tx.db(), order.merchant, order.scheme, "receive releases")
+        .await?;
     if let Some(cap) = policy.caps.per_release
         && amount > cap
     {

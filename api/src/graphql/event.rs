@@ -1,0 +1,108 @@
+//! Events in the schema: the notarized history, readable in full by those allowed to see the
+//! event (its hashes and proofs are public; see [`super::notary`]).
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, Json, Object};
+use chrono::{DateTime, Utc};
+
+use lvyue_domain::event::EventRecord;
+use lvyue_domain::ids::Seq;
+use lvyue_domain::principal::Role;
+use lvyue_domain::queries;
+
+use super::common::{gid, id, time};
+use super::connection::{self, Cursor, Page};
+use super::context::ContextExt;
+use super::guard::RoleGuard;
+
+pub struct Event(pub EventRecord);
+
+#[Object]
+impl Event {
+    /// `evt_<seq>`.
+    async fn id(&self) -> ID {
+        gid(self.0.seq)
+    }
+
+    /// The leaf index in the transparency log.
+    async fn seq(&self) -> u64 {
+        self.0.seq.0
+    }
+
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    async fn at(&self) -> DateTime<Utc> {
+        time(self.0.at)
+    }
+
+    async fn order_id(&self) -> Option<ID> {
+        self.0.order_id.map(gid)
+    }
+
+    async fn merchant_id(&self) -> Option<ID> {
+        self.0.merchant_id.map(gid)
+    }
+
+    /// What happened; personal data only as salted commitments.
+    async fn data(&self) -> Json<serde_json::Value> {
+        Json(self.0.data.clone())
+    }
+
+    /// The leaf bytes: RFC 8785 canonical JSON.
+    async fn canonical(&self) -> &str {
+        &self.0.canonical
+    }
+
+    /// SHA-256(0x00 ‖ canonical), lowercase hex.
+    async fn leaf_hash(&self) -> &str {
+        &self.0.leaf_hash
+    }
+}
+
+#[derive(Default)]
+pub struct EventQuery;
+
+#[Object]
+impl EventQuery {
+    /// Events you may read, oldest first (the bank all; others those of their orders or
+    /// themselves), optionally of one order.
+    #[graphql(
+        guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])",
+        complexity = "connection::complexity(first, child_complexity)"
+    )]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        order: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<Cursor, Event>> {
+        let page = Page::new(first, after)?;
+        let order = order.as_ref().map(id).transpose()?;
+        let rows = queries::events(
+            ctx.escrow()?.db(),
+            ctx.principal()?,
+            order,
+            page.after.map(|a| Seq(a as u64)),
+            page.first as u64,
+        )
+        .await?;
+        Ok(connection::of_paged(
+            page,
+            rows.items.into_iter().map(Event).collect(),
+            rows.has_next,
+            |e| e.0.seq.0 as i64,
+        ))
+    }
+
+    /// One event you may read.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])")]
+    async fn event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Event> {
+        Ok(Event(
+            queries::event_visible(ctx.escrow()?.db(), ctx.principal()?, self::id(&id)?).await?,
+        ))
+    }
+}

@@ -1,0 +1,780 @@
+//! Orders in the schema: the escrow lifecycle from payment to release or refund, as the bank,
+//! the merchant, the payer and the regulator each see and drive it.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use lvyue_domain::court::holds_of_order;
+use lvyue_domain::ids::{OrderId, PartyId};
+use lvyue_domain::money::Bp;
+use lvyue_domain::order::{
+    self as dorder, MilestoneRecord, OrderRecord, PaymentRecord, RefundRecord,
+};
+use lvyue_domain::principal::Role;
+use lvyue_domain::queries::{self, OrderFilter, Page as DPage};
+use lvyue_domain::split::{SplitOrder, SplitShare};
+
+use super::common::{gid, id, run, time};
+use super::connection::{self, Cursor, Page};
+use super::context::ContextExt;
+use super::enums::{
+    GqlChannel, GqlConfirmer, GqlIndustry, GqlMilestoneStatus, GqlOrderStatus, GqlPaymentStatus,
+    GqlRefundStatus,
+};
+use super::event::Event;
+use super::guard::RoleGuard;
+use super::ledger::{Account, Hold};
+use super::loaders::loaders;
+use super::party::Party;
+use super::scalars::Decimal;
+use super::scheme::Scheme;
+
+pub struct Order(pub OrderRecord);
+
+#[Object]
+impl Order {
+    async fn id(&self) -> ID {
+        gid(self.0.id)
+    }
+
+    async fn order_no(&self) -> &str {
+        &self.0.order_no
+    }
+
+    async fn status(&self) -> GqlOrderStatus {
+        self.0.status.into()
+    }
+
+    async fn industry(&self) -> GqlIndustry {
+        self.0.industry.into()
+    }
+
+    async fn region(&self) -> &str {
+        self.0.region.as_str()
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn total(&self) -> Decimal {
+        self.0.total.into()
+    }
+
+    /// Paid by the payer so far.
+    async fn collected(&self) -> Decimal {
+        self.0.collected.into()
+    }
+
+    /// Settled (T+1) into escrow so far.
+    async fn settled(&self) -> Decimal {
+        self.0.settled.into()
+    }
+
+    async fn released(&self) -> Decimal {
+        self.0.released.into()
+    }
+
+    async fn refunded(&self) -> Decimal {
+        self.0.refunded.into()
+    }
+
+    /// Deducted to a court.
+    async fn deducted(&self) -> Decimal {
+        self.0.deducted.into()
+    }
+
+    /// Collected but not yet settled.
+    async fn in_clearing(&self) -> Decimal {
+        self.0.in_clearing().into()
+    }
+
+    /// In escrow now: collected = released + refunded + deducted + inClearing + inEscrow.
+    async fn in_escrow(&self) -> Decimal {
+        self.0.in_escrow().into()
+    }
+
+    /// The policy version the order was opened under (its terms never change).
+    async fn policy_version(&self) -> i32 {
+        self.0.policy_version
+    }
+
+    async fn opened_at(&self) -> DateTime<Utc> {
+        time(self.0.opened_at)
+    }
+
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at.map(time)
+    }
+
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at.map(time)
+    }
+
+    async fn merchant(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Party>> {
+        let viewer = ctx.principal()?;
+        Ok(loaders(ctx)?
+            .by_id
+            .load_one(self.0.merchant)
+            .await?
+            .map(|p| Party::for_viewer(p, viewer)))
+    }
+
+    /// The payer; a person's data masked for everyone but the payer, the bank and courts.
+    async fn payer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Party>> {
+        let viewer = ctx.principal()?;
+        Ok(loaders(ctx)?
+            .by_id
+            .load_one(self.0.payer)
+            .await?
+            .map(|p| Party::for_viewer(p, viewer)))
+    }
+
+    async fn scheme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Scheme>> {
+        Ok(loaders(ctx)?
+            .by_id
+            .load_one(self.0.scheme)
+            .await?
+            .map(Scheme))
+    }
+
+    /// The order's escrow account (the bank and the merchant).
+    async fn escrow_account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Account>> {
+        let viewer = ctx.principal()?;
+        if !(viewer.role == Role::Bank || viewer.party_id == Some(self.0.merchant)) {
+            return Ok(None);
+        }
+        Ok(loaders(ctx)?
+            .by_id
+            .load_one(self.0.escrow_account)
+            .await?
+            .map(Account))
+    }
+
+    async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Milestone>> {
+        Ok(loaders(ctx)?
+            .milestones
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Milestone)
+            .collect())
+    }
+
+    async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
+        Ok(loaders(ctx)?
+            .payments
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Payment)
+            .collect())
+    }
+
+    async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Refund>> {
+        Ok(dorder::refunds_of(ctx.escrow()?.db(), self.0.id)
+            .await?
+            .into_iter()
+            .map(Refund)
+            .collect())
+    }
+
+    /// Holds (court freezes) on the order's escrow, highest priority first.
+    async fn holds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Hold>> {
+        Ok(holds_of_order(ctx.escrow()?.db(), self.0.id)
+            .await?
+            .into_iter()
+            .map(Hold)
+            .collect())
+    }
+
+    /// The order's events in the transparency log, oldest first.
+    #[graphql(complexity = "connection::complexity(first, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<Cursor, Event>> {
+        let page = Page::new(first, after)?;
+        let rows = queries::events(
+            ctx.escrow()?.db(),
+            ctx.principal()?,
+            Some(self.0.id),
+            page.after.map(|a| lvyue_domain::ids::Seq(a as u64)),
+            page.first as u64,
+        )
+        .await?;
+        Ok(connection::of_paged(
+            page,
+            rows.items.into_iter().map(Event).collect(),
+            rows.has_next,
+            |e| e.0.seq.0 as i64,
+        ))
+    }
+}
+
+pub struct Milestone(pub MilestoneRecord);
+
+#[Object]
+impl Milestone {
+    async fn id(&self) -> ID {
+        gid(self.0.id)
+    }
+
+    /// 0-based position in the schedule.
+    async fn index(&self) -> i32 {
+        self.0.index
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Share in basis points (10000 = 100%).
+    async fn share_bp(&self) -> i32 {
+        self.0.share.get() as i32
+    }
+
+    async fn amount(&self) -> Decimal {
+        self.0.amount.into()
+    }
+
+    async fn status(&self) -> GqlMilestoneStatus {
+        self.0.status.into()
+    }
+
+    /// When time alone confirms it, once current.
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at.map(time)
+    }
+
+    async fn confirmed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.confirmed_at.map(time)
+    }
+
+    async fn released_at(&self) -> Option<DateTime<Utc>> {
+        self.0.released_at.map(time)
+    }
+
+    /// The journal entry that released it.
+    async fn release_entry_id(&self) -> Option<ID> {
+        self.0.released_entry.map(gid)
+    }
+}
+
+pub struct Payment(pub PaymentRecord);
+
+#[Object]
+impl Payment {
+    async fn id(&self) -> ID {
+        gid(self.0.id)
+    }
+
+    async fn channel(&self) -> GqlChannel {
+        self.0.channel.into()
+    }
+
+    /// The channel's transaction id.
+    async fn external_ref(&self) -> &str {
+        &self.0.external_ref
+    }
+
+    async fn batch_ref(&self) -> Option<&str> {
+        self.0.batch_ref.as_deref()
+    }
+
+    async fn amount(&self) -> Decimal {
+        self.0.amount.into()
+    }
+
+    async fn refunded(&self) -> Decimal {
+        self.0.refunded.into()
+    }
+
+    async fn paid_at(&self) -> DateTime<Utc> {
+        time(self.0.paid_at)
+    }
+
+    /// The working day it settles (T+1) into escrow.
+    async fn settle_date(&self) -> NaiveDate {
+        self.0.settle_date
+    }
+
+    async fn status(&self) -> GqlPaymentStatus {
+        self.0.status.into()
+    }
+}
+
+pub struct Refund(pub RefundRecord);
+
+#[Object]
+impl Refund {
+    async fn id(&self) -> ID {
+        ID(format!("rfd_{}", self.0.id))
+    }
+
+    async fn order_id(&self) -> ID {
+        gid(self.0.order)
+    }
+
+    async fn status(&self) -> GqlRefundStatus {
+        self.0.status.into()
+    }
+
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// Who asked: PAYER, MERCHANT, BANK, EXPIRY, REGULATOR.
+    async fn requested_by(&self) -> &str {
+        &self.0.requested_by
+    }
+
+    async fn deduction(&self) -> Decimal {
+        self.0.deduction.into()
+    }
+
+    async fn deduction_approved(&self) -> bool {
+        self.0.deduction_approved
+    }
+
+    /// What went back to the payer (once executed).
+    async fn amount(&self) -> Decimal {
+        self.0.amount.into()
+    }
+
+    async fn requested_at(&self) -> DateTime<Utc> {
+        time(self.0.requested_at)
+    }
+
+    /// The deadline (the policy's working days after the request).
+    async fn due_at(&self) -> DateTime<Utc> {
+        time(self.0.due_at)
+    }
+
+    async fn executed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.executed_at.map(time)
+    }
+}
+
+/// Parses `rfd_12`.
+fn refund_id(id: &ID) -> async_graphql::Result<i64> {
+    id.as_str()
+        .strip_prefix("rfd_")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            lvyue_domain::DomainError::not_found(
+                "refund",
+                id.as_str().chars().take(40).collect::<String>(),
+            )
+            .into()
+        })
+}
+
+#[derive(InputObject, Default)]
+pub struct OrderFilterInput {
+    pub merchant: Option<ID>,
+    pub payer: Option<ID>,
+    pub scheme: Option<ID>,
+    pub status: Option<GqlOrderStatus>,
+    pub industry: Option<GqlIndustry>,
+    /// A region code prefix (2, 4 or 6 digits).
+    pub region_prefix: Option<String>,
+}
+
+#[derive(Default)]
+pub struct OrderQuery;
+
+#[Object]
+impl OrderQuery {
+    /// Orders in your scope, newest first: the bank all, a merchant its own, a payer its own, a
+    /// regulator those of its regions and industries.
+    #[graphql(
+        guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])",
+        complexity = "connection::complexity(first, child_complexity)"
+    )]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<OrderFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<Cursor, Order>> {
+        let page = Page::new(first, after)?;
+        let f = filter.unwrap_or_default();
+        let filter = OrderFilter {
+            merchant: f.merchant.as_ref().map(id::<PartyId>).transpose()?,
+            payer: f.payer.as_ref().map(id::<PartyId>).transpose()?,
+            scheme: f.scheme.as_ref().map(id).transpose()?,
+            status: f.status.map(Into::into),
+            industry: f.industry.map(Into::into),
+            region_prefix: f.region_prefix,
+        };
+        let rows = queries::orders(
+            ctx.escrow()?.db(),
+            ctx.principal()?,
+            &filter,
+            DPage {
+                after: page.after,
+                first: page.first as u64,
+            },
+        )
+        .await?;
+        Ok(connection::of_paged(
+            page,
+            rows.items.into_iter().map(Order).collect(),
+            rows.has_next,
+            |o| o.0.id.0,
+        ))
+    }
+
+    /// An order you may see, by id.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])")]
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
+        Ok(Order(
+            queries::order_visible(
+                ctx.escrow()?.db(),
+                ctx.principal()?,
+                self::id::<OrderId>(&id)?,
+            )
+            .await?,
+        ))
+    }
+
+    /// An order you may see, by its order number.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])")]
+    async fn order_by_no(
+        &self,
+        ctx: &Context<'_>,
+        order_no: String,
+    ) -> async_graphql::Result<Order> {
+        Ok(Order(
+            queries::order_by_no(ctx.escrow()?.db(), ctx.principal()?, &order_no).await?,
+        ))
+    }
+}
+
+#[derive(InputObject)]
+pub struct OpenOrderInput {
+    pub scheme: ID,
+    pub merchant: ID,
+    pub payer: ID,
+    pub total: Decimal,
+    #[graphql(default)]
+    pub description: String,
+    /// The merchant's own order number; generated when absent.
+    pub order_no: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CollectInput {
+    pub order: ID,
+    pub channel: GqlChannel,
+    pub amount: Decimal,
+    /// The channel's transaction id.
+    pub external_ref: String,
+    /// The channel's batch id when one transfer paid several orders.
+    pub batch_ref: Option<String>,
+}
+
+/// What a settlement run did.
+#[derive(SimpleObject)]
+pub struct SettlePayload {
+    pub date: NaiveDate,
+    pub payments: u32,
+    pub amount: Decimal,
+    /// More were due than one run settles; the scheduler continues at once.
+    pub more: bool,
+}
+
+/// A released tranche.
+#[derive(SimpleObject)]
+pub struct Tranche {
+    pub milestone_id: ID,
+    pub index: i32,
+    pub amount: Decimal,
+    pub entry_id: ID,
+}
+
+/// An order and what a command released of it.
+#[derive(SimpleObject)]
+pub struct OrderPayload {
+    pub order: Order,
+    pub released: Vec<Tranche>,
+}
+
+fn payload(order: OrderRecord, released: Vec<dorder::ReleasedTranche>) -> OrderPayload {
+    OrderPayload {
+        order: Order(order),
+        released: released
+            .into_iter()
+            .map(|t| Tranche {
+                milestone_id: gid(t.milestone),
+                index: t.index,
+                amount: t.amount.into(),
+                entry_id: gid(t.entry),
+            })
+            .collect(),
+    }
+}
+
+#[derive(InputObject)]
+pub struct SplitShareInput {
+    pub merchant: ID,
+    pub weight: u32,
+}
+
+/// How an order's escrow was split.
+#[derive(SimpleObject)]
+pub struct SplitPayload {
+    pub amount: Decimal,
+    pub commission: Decimal,
+    pub parts: Vec<SplitPart>,
+}
+
+#[derive(SimpleObject)]
+pub struct SplitPart {
+    pub merchant_id: ID,
+    pub amount: Decimal,
+}
+
+#[derive(Default)]
+pub struct OrderMutation;
+
+#[Object]
+impl OrderMutation {
+    /// Opens an order under the scheme's current policy version (the bank, or a merchant for
+    /// itself). Milestone amounts are fixed now.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant])")]
+    async fn open_order(
+        &self,
+        ctx: &Context<'_>,
+        input: OpenOrderInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Order> {
+        let cmd = dorder::OpenOrder {
+            scheme: id(&input.scheme)?,
+            merchant: id(&input.merchant)?,
+            payer: id(&input.payer)?,
+            total: input.total.into(),
+            description: input.description,
+            order_no: input.order_no,
+        };
+        Ok(Order(run(ctx, &idempotency_key, cmd).await?))
+    }
+
+    /// Records money received through a channel (the bank, from the channel's notification).
+    #[graphql(guard = "RoleGuard(&[Role::Bank])")]
+    async fn collect(
+        &self,
+        ctx: &Context<'_>,
+        input: CollectInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Payment> {
+        let cmd = dorder::Collect {
+            order: id(&input.order)?,
+            channel: input.channel.into(),
+            amount: input.amount.into(),
+            external_ref: input.external_ref,
+            batch_ref: input.batch_ref,
+        };
+        Ok(Payment(run(ctx, &idempotency_key, cmd).await?.payment))
+    }
+
+    /// Settles every payment due on or before `date` (the scheduler does this each working
+    /// day; the bank may run it by hand).
+    #[graphql(guard = "RoleGuard(&[Role::Bank])")]
+    async fn settle(
+        &self,
+        ctx: &Context<'_>,
+        date: NaiveDate,
+        idempotency_key: String,
+    ) -> async_graphql::Result<SettlePayload> {
+        let o = run(ctx, &idempotency_key, dorder::Settle { date }).await?;
+        Ok(SettlePayload {
+            date: o.date,
+            payments: o.payments,
+            amount: o.amount.into(),
+            more: o.more,
+        })
+    }
+
+    /// Confirms (or, for a regulator, rejects) a milestone in the capacity the policy names:
+    /// PAYER (the payer itself), REGULATOR (within its jurisdiction), EVIDENCE (the bank or the
+    /// merchant, with the record's reference). Releases what becomes releasable.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])")]
+    async fn confirm_milestone(
+        &self,
+        ctx: &Context<'_>,
+        order: ID,
+        index: i32,
+        #[graphql(name = "as")] as_: GqlConfirmer,
+        #[graphql(default = true)] approve: bool,
+        #[graphql(default)] evidence: String,
+        idempotency_key: String,
+    ) -> async_graphql::Result<OrderPayload> {
+        let o = run(
+            ctx,
+            &idempotency_key,
+            dorder::ConfirmMilestone {
+                order: id(&order)?,
+                index,
+                as_: as_.into(),
+                approve,
+                evidence,
+            },
+        )
+        .await?;
+        Ok(payload(o.order, o.released))
+    }
+
+    /// Releases the next confirmed milestone(s) now, or says exactly why not.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant])")]
+    async fn release_milestone(
+        &self,
+        ctx: &Context<'_>,
+        order: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<OrderPayload> {
+        let o = run(
+            ctx,
+            &idempotency_key,
+            dorder::ReleaseMilestone { order: id(&order)? },
+        )
+        .await?;
+        Ok(payload(o.order, o.released))
+    }
+
+    /// Asks for the unreleased money back: the payer for itself, the merchant (with a proposed
+    /// deduction) or the bank.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer])")]
+    async fn request_refund(
+        &self,
+        ctx: &Context<'_>,
+        order: ID,
+        reason: String,
+        deduction: Option<Decimal>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Refund> {
+        let cmd = dorder::RequestRefund {
+            order: id(&order)?,
+            reason,
+            deduction: deduction.map(Into::into),
+        };
+        Ok(Refund(run(ctx, &idempotency_key, cmd).await?))
+    }
+
+    /// A regulator approves or rejects a proposed deduction.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Regulator])")]
+    async fn approve_deduction(
+        &self,
+        ctx: &Context<'_>,
+        refund: ID,
+        approve: bool,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Refund> {
+        Ok(Refund(
+            run(
+                ctx,
+                &idempotency_key,
+                dorder::ApproveDeduction {
+                    refund: refund_id(&refund)?,
+                    approve,
+                },
+            )
+            .await?,
+        ))
+    }
+
+    /// Executes a requested refund by the original channels.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant])")]
+    async fn execute_refund(
+        &self,
+        ctx: &Context<'_>,
+        refund: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Refund> {
+        Ok(Refund(
+            run(
+                ctx,
+                &idempotency_key,
+                dorder::ExecuteRefund {
+                    refund: refund_id(&refund)?,
+                },
+            )
+            .await?,
+        ))
+    }
+
+    /// The regulator's decision on an order escalated at expiry.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Regulator])")]
+    async fn resolve_escalation(
+        &self,
+        ctx: &Context<'_>,
+        order: ID,
+        release: bool,
+        #[graphql(default)] note: String,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Order> {
+        let decision = if release {
+            dorder::EscalationDecision::Release
+        } else {
+            dorder::EscalationDecision::Refund
+        };
+        Ok(Order(
+            run(
+                ctx,
+                &idempotency_key,
+                dorder::ResolveEscalation {
+                    order: id(&order)?,
+                    decision,
+                    note,
+                },
+            )
+            .await?,
+        ))
+    }
+
+    /// Splits a platform order's escrow among sub-merchants by weight (largest remainder), the
+    /// platform's commission capped by the scheme.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant])")]
+    async fn split_order(
+        &self,
+        ctx: &Context<'_>,
+        order: ID,
+        commission_bp: u32,
+        shares: Vec<SplitShareInput>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<SplitPayload> {
+        let cmd = SplitOrder {
+            order: id(&order)?,
+            commission_bp: Bp::new(commission_bp)?,
+            shares: shares
+                .iter()
+                .map(|s| {
+                    Ok(SplitShare {
+                        merchant: id(&s.merchant)?,
+                        weight: u64::from(s.weight),
+                    })
+                })
+                .collect::<Result<_, lvyue_domain::DomainError>>()?,
+        };
+        let o = run(ctx, &idempotency_key, cmd).await?;
+        Ok(SplitPayload {
+            amount: o.amount.into(),
+            commission: o.commission.into(),
+            parts: o
+                .parts
+                .into_iter()
+                .map(|(m, a)| SplitPart {
+                    merchant_id: gid(m),
+                    amount: a.into(),
+                })
+                .collect(),
+        })
+    }
+}

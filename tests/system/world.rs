@@ -1,0 +1,188 @@
+//! A small world built through GraphQL as the bank would build it: a regulator, a scheme with
+//! its policy, a merchant (onboarded and enrolled), a payer, a court; and principals for each.
+
+use serde_json::{Value, json};
+
+use lvyue_domain::clock::Timestamp;
+use lvyue_domain::ids::PartyId;
+use lvyue_domain::principal::{Industry, Jurisdiction, Principal, Role};
+
+use crate::harness::{TestServer, bank};
+
+/// 2026-03-02 10:00 China time (a Monday, a working day).
+pub fn monday() -> Timestamp {
+    Timestamp::china_midnight("2026-03-02".parse().expect("date")).plus_seconds(10 * 3600)
+}
+
+pub fn shenzhen_policy() -> Value {
+    json!({
+        "milestones": [
+            {"name": "报名", "share_bp": 2500, "auto_after_days": 0},
+            {"name": "科目一合格", "share_bp": 1500, "confirm_by": ["EVIDENCE"]},
+            {"name": "科目二合格", "share_bp": 3000, "confirm_by": ["EVIDENCE"]},
+            {"name": "科目三合格", "share_bp": 3000, "confirm_by": ["EVIDENCE"]}
+        ],
+        "validity_days": 1095,
+        "expiry_action": "REFUND",
+        "refund": {"deadline_working_days": 15, "max_deduction_bp": 2000, "deduction_needs_regulator": true}
+    })
+}
+
+pub fn as_party(role: Role, id: &str) -> Principal {
+    Principal {
+        subject: format!("{role}-{id}"),
+        role,
+        party_id: Some(id.parse::<PartyId>().expect("party id")),
+        jurisdiction: Jurisdiction::default(),
+    }
+}
+
+pub fn as_regulator(id: &str, regions: &[&str], industries: &[Industry]) -> Principal {
+    Principal {
+        subject: format!("reg-{id}"),
+        role: Role::Regulator,
+        party_id: Some(id.parse::<PartyId>().expect("party id")),
+        jurisdiction: Jurisdiction {
+            regions: regions.iter().map(|r| r.parse().expect("prefix")).collect(),
+            industries: industries.to_vec(),
+        },
+    }
+}
+
+/// Runs a bank mutation and returns its data.
+pub async fn bank_do(srv: &TestServer, query: &str, vars: Value) -> Value {
+    TestServer::ok(srv.gql(Some(&bank()), query, vars).await)
+}
+
+pub struct World {
+    pub regulator: String,
+    pub scheme: String,
+    pub merchant: String,
+    pub payer: String,
+    pub court: String,
+    pub n: std::sync::atomic::AtomicU32,
+}
+
+impl World {
+    pub fn key(&self, what: &str) -> String {
+        format!(
+            "{what}-{}",
+            self.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        )
+    }
+
+    pub fn regulator_principal(&self) -> Principal {
+        as_regulator(&self.regulator, &["3201"], &[Industry::DrivingSchool])
+    }
+
+    pub fn merchant_principal(&self) -> Principal {
+        as_party(Role::Merchant, &self.merchant)
+    }
+
+    pub fn payer_principal(&self) -> Principal {
+        as_party(Role::Payer, &self.payer)
+    }
+
+    pub fn court_principal(&self) -> Principal {
+        as_party(Role::Court, &self.court)
+    }
+}
+
+pub async fn register_merchant(
+    srv: &TestServer,
+    name: &str,
+    uscc_body: &str,
+    region: &str,
+    industry: &str,
+    key: &str,
+) -> String {
+    let uscc = lvyue_domain::identity::uscc_with_check(uscc_body).expect("uscc");
+    let d = bank_do(
+        srv,
+        "mutation($i: RegisterMerchantInput!, $k: String!) { registerMerchant(input: $i, idempotencyKey: $k) { id status } }",
+        json!({"k": key, "i": {"name": name, "uscc": uscc, "region": region, "industry": industry,
+            "licence": {"registeredName": name, "registeredAddress": "南京市玄武区中山路1号", "legalRepresentative": "王某", "status": "存续"}}}),
+    )
+    .await;
+    assert_eq!(d["registerMerchant"]["status"], "ACTIVE");
+    d["registerMerchant"]["id"].as_str().expect("id").to_owned()
+}
+
+/// A Nanjing driving-school scheme with one merchant, one payer, a regulator and a court.
+pub async fn driving_school(srv: &TestServer, policy: Value) -> World {
+    let reg = bank_do(
+        srv,
+        r#"mutation { registerRegulator(input: {name: "南京市交通运输局", regions: ["3201"], industries: [DRIVING_SCHOOL]}, idempotencyKey: "reg-1") { id } }"#,
+        json!({}),
+    )
+    .await["registerRegulator"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let scheme = bank_do(
+        srv,
+        "mutation($i: CreateSchemeInput!) { createScheme(input: $i, idempotencyKey: \"sch-1\") { id } }",
+        json!({"i": {"code": "NJ-JP", "name": "南京驾培资金监管", "industry": "DRIVING_SCHOOL", "region": "320100", "regulator": reg, "policy": policy}}),
+    )
+    .await["createScheme"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let merchant = register_merchant(
+        srv,
+        "南京市某某驾驶培训有限公司",
+        "91320102MA1XYN123",
+        "320102",
+        "DRIVING_SCHOOL",
+        "m-1",
+    )
+    .await;
+    bank_do(
+        srv,
+        "mutation($s: ID!, $m: ID!) { enrollMerchant(scheme: $s, merchant: $m, settlementAccountNumber: \"6222000011112222\", idempotencyKey: \"enr-1\") { id } }",
+        json!({"s": scheme, "m": merchant}),
+    )
+    .await;
+    let payer = bank_do(
+        srv,
+        r#"mutation { registerPayer(input: {name: "段誉", idNumber: "11010519491231002X", phone: "13812345678"}, idempotencyKey: "p-1") { id } }"#,
+        json!({}),
+    )
+    .await["registerPayer"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let court = bank_do(srv, r#"mutation { registerCourt(input: {name: "南京市玄武区人民法院", region: "320102"}, idempotencyKey: "c-1") { id } }"#, json!({}))
+        .await["registerCourt"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    World {
+        regulator: reg,
+        scheme,
+        merchant,
+        payer,
+        court,
+        n: std::sync::atomic::AtomicU32::new(1),
+    }
+}
+
+/// Opens an order for the world's payer and collects it in full through WeChat Pay.
+pub async fn paid_order(srv: &TestServer, w: &World, total: &str) -> String {
+    let order = bank_do(
+        srv,
+        "mutation($i: OpenOrderInput!, $k: String!) { openOrder(input: $i, idempotencyKey: $k) { id } }",
+        json!({"k": w.key("open"), "i": {"scheme": w.scheme, "merchant": w.merchant, "payer": w.payer, "total": total, "description": "C1 学车套餐"}}),
+    )
+    .await["openOrder"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    bank_do(
+        srv,
+        "mutation($i: CollectInput!, $k: String!) { collect(input: $i, idempotencyKey: $k) { id settleDate } }",
+        json!({"k": w.key("collect"), "i": {"order": order, "channel": "WECHAT_PAY", "amount": total, "externalRef": w.key("wx")}}),
+    )
+    .await;
+    order
+}
