@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use lvyue_entity::{account, escrow_order, milestone, party, payment, scheme};
+use lvyue_entity::{account, escrow_order, milestone, party, payment, risk_score, scheme};
 
 use crate::error::DomainResult;
 use crate::ids::{AccountId, OrderId, PartyId, SchemeId};
@@ -26,7 +26,10 @@ fn ids<T: Copy>(keys: &[T], f: impl Fn(T) -> i64) -> Vec<i64> {
 
 /// # Errors
 /// Database errors.
-pub async fn parties<C: ConnectionTrait>(db: &C, keys: &[PartyId]) -> DomainResult<HashMap<PartyId, PartyRecord>> {
+pub async fn parties<C: ConnectionTrait>(
+    db: &C,
+    keys: &[PartyId],
+) -> DomainResult<HashMap<PartyId, PartyRecord>> {
     party::Entity::find()
         .filter(party::Column::Id.is_in(ids(keys, |k| k.0)))
         .all(db)
@@ -38,7 +41,10 @@ pub async fn parties<C: ConnectionTrait>(db: &C, keys: &[PartyId]) -> DomainResu
 
 /// # Errors
 /// Database errors.
-pub async fn schemes<C: ConnectionTrait>(db: &C, keys: &[SchemeId]) -> DomainResult<HashMap<SchemeId, SchemeRecord>> {
+pub async fn schemes<C: ConnectionTrait>(
+    db: &C,
+    keys: &[SchemeId],
+) -> DomainResult<HashMap<SchemeId, SchemeRecord>> {
     scheme::Entity::find()
         .filter(scheme::Column::Id.is_in(ids(keys, |k| k.0)))
         .all(db)
@@ -50,7 +56,10 @@ pub async fn schemes<C: ConnectionTrait>(db: &C, keys: &[SchemeId]) -> DomainRes
 
 /// # Errors
 /// Database errors.
-pub async fn accounts<C: ConnectionTrait>(db: &C, keys: &[AccountId]) -> DomainResult<HashMap<AccountId, AccountRecord>> {
+pub async fn accounts<C: ConnectionTrait>(
+    db: &C,
+    keys: &[AccountId],
+) -> DomainResult<HashMap<AccountId, AccountRecord>> {
     account::Entity::find()
         .filter(account::Column::Id.is_in(ids(keys, |k| k.0)))
         .all(db)
@@ -62,7 +71,10 @@ pub async fn accounts<C: ConnectionTrait>(db: &C, keys: &[AccountId]) -> DomainR
 
 /// # Errors
 /// Database errors.
-pub async fn orders<C: ConnectionTrait>(db: &C, keys: &[OrderId]) -> DomainResult<HashMap<OrderId, OrderRecord>> {
+pub async fn orders<C: ConnectionTrait>(
+    db: &C,
+    keys: &[OrderId],
+) -> DomainResult<HashMap<OrderId, OrderRecord>> {
     escrow_order::Entity::find()
         .filter(escrow_order::Column::Id.is_in(ids(keys, |k| k.0)))
         .all(db)
@@ -76,7 +88,10 @@ pub async fn orders<C: ConnectionTrait>(db: &C, keys: &[OrderId]) -> DomainResul
 ///
 /// # Errors
 /// Database errors.
-pub async fn milestones<C: ConnectionTrait>(db: &C, keys: &[OrderId]) -> DomainResult<HashMap<OrderId, Vec<MilestoneRecord>>> {
+pub async fn milestones<C: ConnectionTrait>(
+    db: &C,
+    keys: &[OrderId],
+) -> DomainResult<HashMap<OrderId, Vec<MilestoneRecord>>> {
     let rows = milestone::Entity::find()
         .filter(milestone::Column::OrderId.is_in(ids(keys, |k| k.0)))
         .order_by_asc(milestone::Column::OrderId)
@@ -95,7 +110,10 @@ pub async fn milestones<C: ConnectionTrait>(db: &C, keys: &[OrderId]) -> DomainR
 ///
 /// # Errors
 /// Database errors.
-pub async fn payments<C: ConnectionTrait>(db: &C, keys: &[OrderId]) -> DomainResult<HashMap<OrderId, Vec<PaymentRecord>>> {
+pub async fn payments<C: ConnectionTrait>(
+    db: &C,
+    keys: &[OrderId],
+) -> DomainResult<HashMap<OrderId, Vec<PaymentRecord>>> {
     let rows = payment::Entity::find()
         .filter(payment::Column::OrderId.is_in(ids(keys, |k| k.0)))
         .order_by_asc(payment::Column::Id)
@@ -105,6 +123,40 @@ pub async fn payments<C: ConnectionTrait>(db: &C, keys: &[OrderId]) -> DomainRes
     for r in rows {
         let p = PaymentRecord::try_from(r)?;
         out.entry(p.order).or_default().push(p);
+    }
+    Ok(out)
+}
+
+/// The latest risk score of each merchant that has one.
+///
+/// # Errors
+/// Database errors.
+pub async fn risk_scores<C: ConnectionTrait>(
+    db: &C,
+    keys: &[PartyId],
+) -> DomainResult<HashMap<PartyId, crate::risk::RiskScore>> {
+    let rows = risk_score::Entity::find()
+        .filter(risk_score::Column::MerchantId.is_in(ids(keys, |k| k.0)))
+        .order_by_desc(risk_score::Column::Id)
+        .all(db)
+        .await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        let merchant = PartyId(r.merchant_id);
+        if out.contains_key(&merchant) {
+            continue;
+        }
+        out.insert(
+            merchant,
+            crate::risk::RiskScore {
+                merchant,
+                score: r.score,
+                grade: r.grade,
+                reasons: serde_json::from_str(&r.reasons)
+                    .map_err(|e| crate::error::DomainError::Internal(e.to_string()))?,
+                computed_at: crate::clock::Timestamp(r.computed_at_us),
+            },
+        );
     }
     Ok(out)
 }

@@ -146,8 +146,11 @@ impl Party {
         if !allowed {
             return Ok(None);
         }
-        Ok(risk::latest(ctx.escrow()?.db(), self.record.id)
+        Ok(super::loaders::loaders(ctx)?
+            .risk
+            .load_one(self.record.id)
             .await?
+            .flatten()
             .map(Into::into))
     }
 
