@@ -206,7 +206,6 @@ pub async fn raise(tx: &mut Tx<'_>, a: NewAlert) -> DomainResult<Option<AlertRec
     .await?;
     let record = AlertRecord::try_from(model)?;
     // Queued for the bank's webhook endpoints in this same transaction.
-    #[cfg(feature = "wip-reports")]
     crate::delivery::enqueue_alert(tx, &record).await?;
     let mut e = NewEvent::new(
         "alert.raised",

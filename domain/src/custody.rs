@@ -79,7 +79,9 @@ async fn evaluate<C: ConnectionTrait>(
             Money::from_fen(escrow_total(db, group, Some(at)).await?.max(0))?
         }
     };
-    let mut ratio = rule.ratio_bp.max(issuer_ratio(rule, merchant).unwrap_or(rule.ratio_bp));
+    let mut ratio = rule
+        .ratio_bp
+        .max(issuer_ratio(rule, merchant).unwrap_or(rule.ratio_bp));
     let mut line_hit = None;
     for line in &rule.warning_lines {
         let crossed = match line.when {

@@ -85,10 +85,19 @@ fields inside canonical are commitments SHA-256(salt || label || 0x00 || value).
 /// # Errors
 /// `FORBIDDEN` for anyone but a court (or the bank); `NOT_FOUND` for an unknown order;
 /// `VALIDATION` for an empty or oversized request.
-pub async fn bundle(escrow: &Escrow, log: &TransparencyLog, who: &Principal, case_no: &str, orders: &[OrderId]) -> DomainResult<EvidenceBundle> {
+pub async fn bundle(
+    escrow: &Escrow,
+    log: &TransparencyLog,
+    who: &Principal,
+    case_no: &str,
+    orders: &[OrderId],
+) -> DomainResult<EvidenceBundle> {
     who.require_role(&[Role::Court, Role::Bank])?;
     if orders.is_empty() || orders.len() > MAX_ORDERS {
-        return Err(DomainError::invalid("orders", format!("name 1 to {MAX_ORDERS} orders")));
+        return Err(DomainError::invalid(
+            "orders",
+            format!("name 1 to {MAX_ORDERS} orders"),
+        ));
     }
     let case_no = case_no.trim();
     if case_no.is_empty() || case_no.chars().count() > crate::court::MAX_CASE_NO_CHARS {
@@ -114,15 +123,29 @@ pub async fn bundle(escrow: &Escrow, log: &TransparencyLog, who: &Principal, cas
         .await?;
     log.sync(db).await?;
     let now = escrow.clock().now();
-    let checkpoint = log.checkpoint(db, now).await?.ok_or_else(|| DomainError::Internal("the log is empty".into()))?;
+    let checkpoint = log
+        .checkpoint(db, now)
+        .await?
+        .ok_or_else(|| DomainError::Internal("the log is empty".into()))?;
     let mut out_orders = Vec::new();
     for o in records {
         let payer = crate::party::get_party(db, o.payer).await?;
-        let reveal = |enc: &Option<String>| enc.as_deref().map(|c| escrow.vault().decrypt(c)).transpose();
+        let reveal = |enc: &Option<String>| {
+            enc.as_deref()
+                .map(|c| escrow.vault().decrypt(c))
+                .transpose()
+        };
         let mut events = Vec::new();
         let mut after = None;
         loop {
-            let page = crate::queries::events(db, &Principal::system(), Some(o.id), after, crate::queries::MAX_PAGE).await?;
+            let page = crate::queries::events(
+                db,
+                &Principal::system(),
+                Some(o.id),
+                after,
+                crate::queries::MAX_PAGE,
+            )
+            .await?;
             for e in &page.items {
                 if e.seq.0 < checkpoint.size {
                     events.push(evidence_event(log, e, checkpoint.size, &checkpoint.note)?);
@@ -158,7 +181,12 @@ pub async fn bundle(escrow: &Escrow, log: &TransparencyLog, who: &Principal, cas
     })
 }
 
-fn evidence_event(log: &TransparencyLog, e: &EventRecord, size: u64, note: &str) -> DomainResult<EvidenceEvent> {
+fn evidence_event(
+    log: &TransparencyLog,
+    e: &EventRecord,
+    size: u64,
+    note: &str,
+) -> DomainResult<EvidenceEvent> {
     let path = log.inclusion_proof(e.seq.0, size)?;
     let tlog_proof = ProofBundle::new(e.seq.0, path.clone(), note.to_owned()).to_string();
     Ok(EvidenceEvent {
@@ -191,37 +219,65 @@ pub fn verify(bundle: &EvidenceBundle, key: &VerifierKey) -> DomainResult<Verifi
     }
     let cp = Checkpoint::open(&bundle.checkpoint, key)?;
     if cp.size != bundle.tree_size || cp.root.to_string() != bundle.root_hash {
-        return Err(DomainError::invalid("checkpoint", "the bundle's tree size or root differs from its signed checkpoint"));
+        return Err(DomainError::invalid(
+            "checkpoint",
+            "the bundle's tree size or root differs from its signed checkpoint",
+        ));
     }
     let mut n = 0;
     for o in &bundle.orders {
         for e in &o.events {
             let leaf = lvyue_notary::leaf_hash(e.canonical.as_bytes());
             if leaf.to_string() != e.leaf_hash {
-                return Err(DomainError::invalid("event", format!("event {}: its leaf hash does not match its canonical bytes", e.seq)));
+                return Err(DomainError::invalid(
+                    "event",
+                    format!(
+                        "event {}: its leaf hash does not match its canonical bytes",
+                        e.seq
+                    ),
+                ));
             }
             let path: Vec<Hash> = e
                 .inclusion_proof
                 .iter()
                 .map(|h| h.parse::<Hash>())
                 .collect::<Result<_, _>>()
-                .map_err(|_| DomainError::invalid("event", format!("event {}: a proof hash is not hex", e.seq)))?;
+                .map_err(|_| {
+                    DomainError::invalid(
+                        "event",
+                        format!("event {}: a proof hash is not hex", e.seq),
+                    )
+                })?;
             lvyue_notary::verify_inclusion(&leaf, e.seq, cp.size, &path, &cp.root)
                 .map_err(|err| DomainError::invalid("event", format!("event {}: {err}", e.seq)))?;
-            verify_bundle(e.canonical.as_bytes(), &e.tlog_proof, key).map_err(|err| DomainError::invalid("event", format!("event {} tlog-proof: {err}", e.seq)))?;
+            verify_bundle(e.canonical.as_bytes(), &e.tlog_proof, key).map_err(|err| {
+                DomainError::invalid("event", format!("event {} tlog-proof: {err}", e.seq))
+            })?;
             check_seq_in_leaf(e)?;
             n += 1;
         }
     }
-    Ok(Verification { events: n, tree_size: cp.size, root_hash: cp.root.to_string() })
+    Ok(Verification {
+        events: n,
+        tree_size: cp.size,
+        root_hash: cp.root.to_string(),
+    })
 }
 
 /// The seq inside the leaf must be the index it is proved at (a proof alone does not bind
 /// the position; notary-anchors §1.6).
 fn check_seq_in_leaf(e: &EvidenceEvent) -> DomainResult<()> {
-    let v: serde_json::Value = serde_json::from_str(&e.canonical).map_err(|_| DomainError::invalid("event", format!("event {}: canonical bytes are not JSON", e.seq)))?;
+    let v: serde_json::Value = serde_json::from_str(&e.canonical).map_err(|_| {
+        DomainError::invalid(
+            "event",
+            format!("event {}: canonical bytes are not JSON", e.seq),
+        )
+    })?;
     if v.get("seq").and_then(serde_json::Value::as_u64) != Some(e.seq) {
-        return Err(DomainError::invalid("event", format!("event {}: the leaf names another seq", e.seq)));
+        return Err(DomainError::invalid(
+            "event",
+            format!("event {}: the leaf names another seq", e.seq),
+        ));
     }
     Ok(())
 }
@@ -234,45 +290,79 @@ mod tests {
     use crate::testing::world::World;
     use lvyue_notary::SigningKey;
 
-    db_test!(a_court_bundle_verifies_offline_and_records_the_read, |db: TestDb| async move {
-        let w = World::new(&db).await;
-        let court = w.court().await;
-        let scheme = w.scheme(crate::principal::Industry::DrivingSchool, "320100", None, serde_json::json!({"milestones": [{"name": "报名", "share_bp": 10000, "auto_after_days": 0}]})).await;
-        let m = w.merchant("南京某某驾校", "320102", crate::principal::Industry::DrivingSchool).await;
-        w.enroll(&scheme, &m).await;
-        let payer = w.payer("段誉").await;
-        let order = w.order(&scheme, &m, &payer, "880.00").await;
-        w.pay(&order, "880.00").await;
-        w.pass_days(1).await;
-        let key = SigningKey::from_seed("lvyue.test/escrow-log", [7; 32]).unwrap();
-        let log = TransparencyLog::load(&db.db, key.clone()).await.unwrap();
-        let court_p = w.as_party(Role::Court, court.id);
-        let b = bundle(&w.escrow, &log, &court_p, "(2026)苏0102民初1号", &[order.id]).await.unwrap();
-        let kinds: Vec<&str> = b.orders[0].events.iter().map(|e| e.kind.as_str()).collect();
-        for k in ["order.opened", "payment.collected", "order.settled", "milestone.released"] {
-            assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    db_test!(
+        a_court_bundle_verifies_offline_and_records_the_read,
+        |db: TestDb| async move {
+            let w = World::new(&db).await;
+            let court = w.court().await;
+            let scheme = w.scheme(crate::principal::Industry::DrivingSchool, "320100", None, serde_json::json!({"milestones": [{"name": "报名", "share_bp": 10000, "auto_after_days": 0}]})).await;
+            let m = w
+                .merchant(
+                    "南京某某驾校",
+                    "320102",
+                    crate::principal::Industry::DrivingSchool,
+                )
+                .await;
+            w.enroll(&scheme, &m).await;
+            let payer = w.payer("段誉").await;
+            let order = w.order(&scheme, &m, &payer, "880.00").await;
+            w.pay(&order, "880.00").await;
+            w.pass_days(1).await;
+            let key = SigningKey::from_seed("lvyue.test/escrow-log", [7; 32]).unwrap();
+            let log = TransparencyLog::load(&db.db, key.clone()).await.unwrap();
+            let court_p = w.as_party(Role::Court, court.id);
+            let b = bundle(
+                &w.escrow,
+                &log,
+                &court_p,
+                "(2026)苏0102民初1号",
+                &[order.id],
+            )
+            .await
+            .unwrap();
+            let kinds: Vec<&str> = b.orders[0].events.iter().map(|e| e.kind.as_str()).collect();
+            for k in [
+                "order.opened",
+                "payment.collected",
+                "order.settled",
+                "milestone.released",
+            ] {
+                assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+            }
+            assert_eq!(b.orders[0].payer_name, "段誉");
+            let v = verify(&b, &key.verifier_key()).unwrap();
+            assert_eq!(v.events, b.orders[0].events.len());
+            // The read is on the record, on the order's own history too.
+            let access = crate::log::event_by_seq(&db.db, crate::ids::Seq(b.access_seq))
+                .await
+                .unwrap();
+            assert_eq!(access.kind, "access.read");
+            assert_eq!(access.data["case_no"], "(2026)苏0102民初1号");
+            // A changed byte, a wrong key, a wrong seq: each fails.
+            let mut tampered = b.clone();
+            tampered.orders[0].events[0].canonical = tampered.orders[0].events[0]
+                .canonical
+                .replace("880.00", "88.00");
+            assert!(verify(&tampered, &key.verifier_key()).is_err());
+            let other = SigningKey::from_seed("lvyue.test/escrow-log", [8; 32]).unwrap();
+            assert!(verify(&b, &other.verifier_key()).is_err());
+            let mut moved = b.clone();
+            moved.orders[0].events[0].seq += 1;
+            assert!(verify(&moved, &key.verifier_key()).is_err());
+            // Only a court (or the bank) asks.
+            let payer_p = w.as_party(Role::Payer, payer.id);
+            assert_eq!(
+                bundle(&w.escrow, &log, &payer_p, "x", &[order.id])
+                    .await
+                    .unwrap_err()
+                    .code(),
+                crate::ErrorCode::Forbidden
+            );
+            let report = crate::audit::audit(&db.db, Some(&key.verifier_key()))
+                .await
+                .unwrap();
+            assert!(report.is_clean(), "{:?}", report.breaches);
+            assert!(report.checkpoints >= 1);
         }
-        assert_eq!(b.orders[0].payer_name, "段誉");
-        let v = verify(&b, &key.verifier_key()).unwrap();
-        assert_eq!(v.events, b.orders[0].events.len());
-        // The read is on the record, on the order's own history too.
-        let access = crate::log::event_by_seq(&db.db, crate::ids::Seq(b.access_seq)).await.unwrap();
-        assert_eq!(access.kind, "access.read");
-        assert_eq!(access.data["case_no"], "(2026)苏0102民初1号");
-        // A changed byte, a wrong key, a wrong seq: each fails.
-        let mut tampered = b.clone();
-        tampered.orders[0].events[0].canonical = tampered.orders[0].events[0].canonical.replace("880.00", "88.00");
-        assert!(verify(&tampered, &key.verifier_key()).is_err());
-        let other = SigningKey::from_seed("lvyue.test/escrow-log", [8; 32]).unwrap();
-        assert!(verify(&b, &other.verifier_key()).is_err());
-        let mut moved = b.clone();
-        moved.orders[0].events[0].seq += 1;
-        assert!(verify(&moved, &key.verifier_key()).is_err());
-        // Only a court (or the bank) asks.
-        let payer_p = w.as_party(Role::Payer, payer.id);
-        assert_eq!(bundle(&w.escrow, &log, &payer_p, "x", &[order.id]).await.unwrap_err().code(), crate::ErrorCode::Forbidden);
-        let report = crate::audit::audit(&db.db, Some(&key.verifier_key())).await.unwrap();
-        assert!(report.is_clean(), "{:?}", report.breaches);
-        assert!(report.checkpoints >= 1);
-    });
+    );
 }

@@ -111,7 +111,6 @@ impl Command for RequestPayout {
             ));
         }
         let e = enrollment_of(tx.db(), m.id, self.scheme).await?;
-        #[cfg(feature = "wip-industries")]
         crate::canteen::ensure_free_payout(tx.db(), self.scheme).await?;
         let entry = post(
             tx,
@@ -230,9 +229,7 @@ impl Command for BatchPayout {
             ));
         }
         let e = enrollment_of(tx.db(), m.id, self.scheme).await?;
-        #[cfg(feature = "wip-industries")]
         crate::canteen::ensure_free_payout(tx.db(), self.scheme).await?;
-        #[cfg(feature = "wip-industries")]
         crate::payroll::vet_batch(tx.db(), self.scheme, &self.items).await?;
         let total = Money::sum(self.items.iter().map(|i| i.amount))?;
         let outside = system::external(tx, "PAYROLL").await?;

@@ -218,7 +218,6 @@ impl Command for FireJob {
                 crate::order::refund::deadline_passed(tx, j.target).await?;
             }
             JobKind::ClosingDownRefunds => {
-                #[cfg(feature = "wip-industries")]
                 crate::prepaid::continue_closing_down(tx, j.target).await?;
             }
             JobKind::VoucherExpiry => {

@@ -27,10 +27,10 @@ pub use account::{
 };
 pub use balance::{Balance, balance, balance_after_entry, balance_at_time, balances_of};
 pub use entry::{EntryKind, EntryRecord, Leg, MAX_LEGS_PER_ENTRY, post, transfer};
-pub use query::{SchemeBalance, entries, merchant_balances};
 pub use hold::{
     HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold, release_hold,
 };
+pub use query::{SchemeBalance, entries, merchant_balances};
 
 #[cfg(test)]
 mod tests;

@@ -152,9 +152,13 @@ impl Command for Collect {
                 "collect payments",
             ));
         }
-        #[cfg(feature = "wip-industries")]
-        crate::prepaid::ensure_not_closing_down(tx.db(), order.merchant, order.scheme, "collect payments")
-            .await?;
+        crate::prepaid::ensure_not_closing_down(
+            tx.db(),
+            order.merchant,
+            order.scheme,
+            "collect payments",
+        )
+        .await?;
         let outstanding = order.total.checked_sub(order.collected)?;
         if amount > outstanding {
             return Err(DomainError::invalid(

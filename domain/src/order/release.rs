@@ -148,9 +148,13 @@ pub(crate) async fn check_gates(
             "release",
         ));
     }
-    #[cfg(feature = "wip-industries")]
-    crate::prepaid::ensure_not_closing_down(tx.db(), order.merchant, order.scheme, "receive releases")
-        .await?;
+    crate::prepaid::ensure_not_closing_down(
+        tx.db(),
+        order.merchant,
+        order.scheme,
+        "receive releases",
+    )
+    .await?;
     if let Some(cap) = policy.caps.per_release
         && amount > cap
     {
