@@ -38,6 +38,9 @@ pub enum Command {
         /// Load the demo data set into an empty database and print a token for each role.
         #[arg(long)]
         demo: bool,
+        /// `small` loads a few days of history instead of six months (for tests).
+        #[arg(long, value_enum, default_value_t = DemoSize::Full, requires = "demo")]
+        demo_size: DemoSize,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -60,6 +63,10 @@ pub enum Command {
     /// with its C2SP tlog-proof, or the consistency of two checkpoints. Prints `verified` and
     /// exits 0, or names what failed and exits 1.
     Verify(crate::verify::VerifyArgs),
+    /// Rebuild this node's search index from the whole event log and report what it holds.
+    /// Stop the server using the index first: it holds the index's one writer (and keeps the
+    /// index up to date by itself; a rebuild is for a lost, damaged or doubted index).
+    Reindex,
     /// Print the GraphQL schema (SDL).
     Schema,
 }
@@ -119,12 +126,13 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config;
     match cli.command {
-        Command::Serve { demo } => serve(config, demo).await,
+        Command::Serve { demo, demo_size } => serve(config, demo.then_some(demo_size)).await,
         Command::Migrate => migrate(config).await,
         Command::Token(args) => token(config, args),
         Command::Audit { json } => audit(config, json).await,
         Command::Keygen { out } => keygen(config, out),
         Command::Verify(args) => Ok(crate::verify::run(&args)),
+        Command::Reindex => reindex(config).await,
         Command::Schema => {
             print!("{}", graphql::schema::sdl());
             Ok(ExitCode::SUCCESS)
@@ -132,13 +140,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
-    if demo {
-        eprintln!("demo data: not yet available");
-        return Ok(ExitCode::from(2));
-    }
-    let running = server::start(config).await?;
+/// How much demo history to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoSize {
+    Full,
+    Small,
+}
+
+async fn serve(config: Config, demo: Option<DemoSize>) -> anyhow::Result<ExitCode> {
+    let state = server::AppState::build(config).await?;
+    let demo_parties = match demo {
+        None => None,
+        Some(size) => {
+            eprintln!(
+                "loading the demo data set (six months of history replayed through the domain commands)..."
+            );
+            let size = if size == DemoSize::Small {
+                crate::demo::Size::Small
+            } else {
+                crate::demo::Size::Full
+            };
+            let parties = crate::demo::load(&state.db, &state.config, size).await?;
+            eprintln!("demo data loaded: {} orders", parties.orders);
+            Some(parties)
+        }
+    };
+    let running = server::serve(state).await?;
     tracing::info!(graphiql = %running.url("/"), "ready");
+    if let Some(parties) = demo_parties {
+        let tokens = crate::demo::tokens(&running.state().config, &parties)?;
+        println!("\nLvyue demo is running. GraphiQL: {}", running.url("/"));
+        println!("Send a token as the header  Authorization: Bearer <token>  (valid 7 days):\n");
+        for (label, token) in tokens {
+            println!("{label}\n{token}\n");
+        }
+        println!("Try the queries in docs/queries/<role>/ (see README.md). Stop with Ctrl-C.");
+    }
     let handle = running.shutdown_handle();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -245,6 +282,36 @@ async fn audit(config: Config, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+async fn reindex(config: Config) -> anyhow::Result<ExitCode> {
+    let db = connect(&config).await?;
+    config.ensure_data_dir()?;
+    let dir = config.workers.search_path(&config.data_dir);
+    let started = std::time::Instant::now();
+    let indexer = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || crate::indexer::Indexer::open(&dir))
+            .await
+            .context("opening the search index failed")??
+    };
+    let rebuilt = indexer.rebuild(&db).await;
+    indexer.close().await;
+    let r = rebuilt.context("the rebuild failed; the previous index is unchanged")?;
+    println!(
+        "reindexed the event log ({} events) into {}: documents for {} merchants, {} orders, {} events; {} searchable ({:.1} s)",
+        r.indexed_through,
+        dir.display(),
+        r.merchants,
+        r.orders,
+        r.events,
+        r.documents,
+        started.elapsed().as_secs_f64()
+    );
+    if r.refused > 0 {
+        println!("{} documents were refused (see the log)", r.refused);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn keygen(config: Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {

@@ -10,6 +10,8 @@
 //! - [`error`]: domain errors → GraphQL errors with `extensions.code`, in one place;
 //! - [`graphql`]: schema roots, guards, scalars, connections, query limits;
 //! - [`server`]: `AppState`, the router, limits, TLS, health, graceful shutdown, [`server::start`];
+//! - [`indexer`]: the search index kept in step with the event table, and its rebuild;
+//! - [`workers`]: the node's background tasks; [`webhook`]: the HTTP sender of alert webhooks;
 //! - [`metrics`]: Prometheus metrics; [`telemetry`]: logging;
 //! - [`cli`]: the subcommands, and [`cli::main`], the whole program.
 //!
@@ -19,14 +21,17 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod graphql;
+pub mod indexer;
 pub mod keys;
 pub mod metrics;
 pub mod notary;
 pub mod server;
 pub mod telemetry;
 pub mod verify;
+pub mod webhook;
 pub mod workers;
 
 pub use config::Config;

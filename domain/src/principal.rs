@@ -156,6 +156,18 @@ impl RegionCode {
         &self.0
     }
 
+    /// The digits that name the area: `32` for a province (`320000`), `3201` for a city
+    /// (`320100`), all six for a district. Everything in the area starts with them.
+    pub fn significant_prefix(&self) -> &str {
+        if self.0.ends_with("0000") {
+            &self.0[..2]
+        } else if self.0.ends_with("00") {
+            &self.0[..4]
+        } else {
+            &self.0
+        }
+    }
+
     /// The city-level code (`320102` → `320100`), the granularity of facets and reports.
     pub fn city(&self) -> RegionCode {
         RegionCode(format!("{}00", &self.0[..4]))

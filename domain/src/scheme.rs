@@ -349,11 +349,11 @@ impl Command for EnrollMerchant {
         if !m
             .region
             .as_ref()
-            .is_some_and(|r| r.as_str().starts_with(&s.region.as_str()[..4]))
+            .is_some_and(|r| r.as_str().starts_with(s.region.significant_prefix()))
         {
             return Err(DomainError::invalid(
                 "merchant",
-                "the merchant is outside the scheme's city",
+                "the merchant is outside the scheme's region",
             ));
         }
         if enrollment_of(tx.db(), m.id, s.id).await.is_ok() {

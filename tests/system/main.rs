@@ -7,15 +7,23 @@
 
 mod harness;
 
+mod authz_matrix;
 mod cli;
+mod contention;
 mod court;
+mod examples;
+mod crash;
 mod http;
+mod industries;
 mod lifecycle;
 mod limits;
 mod log;
+mod node;
 mod scoping;
+mod search;
 mod shutdown;
 mod subscriptions;
 mod tls;
 mod tokens;
+mod two_nodes;
 mod world;
