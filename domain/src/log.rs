@@ -301,3 +301,137 @@ pub async fn seq_of_leaf<C: ConnectionTrait>(db: &C, leaf_hash: &Hash) -> Result
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> DomainError {
     DomainError::Internal("transparency log lock poisoned".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use lvyue_notary::{SigningKey, verify_inclusion};
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+    use crate::audit::audit;
+    use crate::db_test;
+    use crate::testing::TestDb;
+    use crate::testing::world::World;
+
+    /// A log with a few events and a signed checkpoint over them.
+    async fn signed_log(db: &TestDb) -> (TransparencyLog, SigningKey) {
+        let w = World::new(db).await;
+        w.regulator(&["3201"], &[crate::principal::Industry::Canteen])
+            .await;
+        w.payer("段誉").await;
+        w.court().await;
+        let key = SigningKey::from_seed("lvyue.test/escrow-log", [9; 32]).unwrap();
+        let log = TransparencyLog::load(&db.db, key.clone()).await.unwrap();
+        log.checkpoint(&db.db, w.escrow.clock().now())
+            .await
+            .unwrap();
+        (log, key)
+    }
+
+    /// Whether every leaf still proves into the signed checkpoint, with the tree rebuilt from
+    /// what the database now holds.
+    async fn proofs_hold(db: &TestDb, key: &SigningKey) -> bool {
+        let log = TransparencyLog::load(&db.db, key.clone()).await.unwrap();
+        let cp = latest_checkpoint(&db.db).await.unwrap().unwrap();
+        (0..cp.size).all(|i| {
+            let leaf = log.tree.read().unwrap().leaf(i).unwrap();
+            log.inclusion_proof(i, cp.size)
+                .is_ok_and(|p| verify_inclusion(&leaf, i, cp.size, &p, &cp.root).is_ok())
+        })
+    }
+
+    async fn rules(db: &TestDb, key: &SigningKey) -> Vec<&'static str> {
+        audit(&db.db, Some(&key.verifier_key()))
+            .await
+            .unwrap()
+            .breaches
+            .iter()
+            .map(|b| b.rule)
+            .collect()
+    }
+
+    db_test!(
+        a_changed_event_is_caught_by_the_audit,
+        |db: TestDb| async move {
+            let (_, key) = signed_log(&db).await;
+            assert!(rules(&db, &key).await.is_empty());
+            db.db.execute_unprepared("UPDATE event SET canonical = REPLACE(canonical, 'payer', 'payee') WHERE seq = 1").await.unwrap();
+            let found = rules(&db, &key).await;
+            assert!(
+                found.contains(&"event_leaf_hash") && found.contains(&"event_canonical"),
+                "{found:?}"
+            );
+        }
+    );
+
+    db_test!(
+        a_changed_leaf_hash_breaks_the_signed_root_and_the_proofs,
+        |db: TestDb| async move {
+            let (_, key) = signed_log(&db).await;
+            assert!(proofs_hold(&db, &key).await);
+            let forged = lvyue_notary::leaf_hash(b"forged").to_string();
+            db.db
+                .execute_unprepared(&format!(
+                    "UPDATE event SET leaf_hash = '{forged}' WHERE seq = 0"
+                ))
+                .await
+                .unwrap();
+            let found = rules(&db, &key).await;
+            assert!(
+                found.contains(&"checkpoint_root") && found.contains(&"event_leaf_hash"),
+                "{found:?}"
+            );
+            assert!(
+                !proofs_hold(&db, &key).await,
+                "proofs against the signed root fail"
+            );
+        }
+    );
+
+    db_test!(
+        a_changed_checkpoint_is_caught_by_the_audit,
+        |db: TestDb| async move {
+            let (_, key) = signed_log(&db).await;
+            db.db
+                .execute_unprepared(
+                    "UPDATE checkpoint SET note = REPLACE(note, 'escrow-log', 'escrow-lag')",
+                )
+                .await
+                .unwrap();
+            assert!(rules(&db, &key).await.contains(&"checkpoint_signature"));
+            let other = SigningKey::from_seed("lvyue.test/escrow-log", [10; 32]).unwrap();
+            assert!(
+                rules(&db, &other).await.contains(&"checkpoint_signature"),
+                "a checkpoint under another key is not ours"
+            );
+        }
+    );
+
+    db_test!(
+        a_changed_posting_is_caught_by_the_audit,
+        |db: TestDb| async move {
+            let w = World::new(&db).await;
+            let scheme = w.scheme(crate::principal::Industry::Canteen, "320100", None, serde_json::json!({"milestones": [{"name": "餐费", "share_bp": 10000, "auto_after_days": 0}]})).await;
+            let m = w
+                .merchant("示范食堂", "320102", crate::principal::Industry::Canteen)
+                .await;
+            w.enroll(&scheme, &m).await;
+            let p = w.payer("王芳").await;
+            let o = w.order(&scheme, &m, &p, "300.00").await;
+            w.pay(&o, "300.00").await;
+            assert!(audit(&db.db, None).await.unwrap().is_clean());
+            db.db.execute_unprepared("UPDATE posting SET amount_fen = 1 WHERE id = (SELECT MIN(id) FROM posting WHERE amount_fen > 0)").await.unwrap();
+            let found: Vec<_> = audit(&db.db, None)
+                .await
+                .unwrap()
+                .breaches
+                .iter()
+                .map(|b| b.rule)
+                .collect();
+            assert!(
+                found.contains(&"entry_unbalanced") && found.contains(&"cached_balance"),
+                "{found:?}"
+            );
+        }
+    );
+}
