@@ -5,7 +5,9 @@
 //! never as forbidden, so ids reveal nothing.
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use serde::{Deserialize, Serialize};
 
 use lvyue_entity::{account, alert, escrow_order, event, party, scheme};
@@ -56,6 +58,31 @@ pub(crate) fn page_of<T>(mut rows: Vec<T>, page: Page) -> Paged<T> {
         items: rows,
         has_next,
     }
+}
+
+/// Runs `q` for one page, newest first by `id`, after the row `page.after` (keyset pagination).
+pub(crate) async fn newest_first<C, E, T>(
+    db: &C,
+    q: Select<E>,
+    id: E::Column,
+    page: Page,
+) -> DomainResult<Paged<T>>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+    T: TryFrom<E::Model, Error = DomainError>,
+{
+    let q = match page.after {
+        Some(after) => q.filter(id.lt(after)),
+        None => q,
+    };
+    let rows = q.order_by_desc(id).limit(page.first + 1).all(db).await?;
+    Ok(page_of(
+        rows.into_iter()
+            .map(T::try_from)
+            .collect::<DomainResult<Vec<_>>>()?,
+        page,
+    ))
 }
 
 /// Rows whose region starts with one of the prefixes and whose industry is listed.
@@ -349,20 +376,7 @@ pub async fn orders<C: ConnectionTrait>(
     if let Some(r) = &f.region_prefix {
         q = q.filter(escrow_order::Column::Region.starts_with(r.as_str()));
     }
-    if let Some(a) = page.after {
-        q = q.filter(escrow_order::Column::Id.lt(a));
-    }
-    let rows = q
-        .order_by_desc(escrow_order::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    Ok(page_of(
-        rows.into_iter()
-            .map(OrderRecord::try_from)
-            .collect::<DomainResult<Vec<_>>>()?,
-        page,
-    ))
+    newest_first(db, q, escrow_order::Column::Id, page).await
 }
 
 /// Merchants in scope, newest first.
@@ -379,20 +393,7 @@ pub async fn merchants<C: ConnectionTrait>(
     if let Some(i) = industry {
         q = q.filter(party::Column::Industry.eq(i.as_str()));
     }
-    if let Some(a) = page.after {
-        q = q.filter(party::Column::Id.lt(a));
-    }
-    let rows = q
-        .order_by_desc(party::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    Ok(page_of(
-        rows.into_iter()
-            .map(PartyRecord::try_from)
-            .collect::<DomainResult<Vec<_>>>()?,
-        page,
-    ))
+    newest_first(db, q, party::Column::Id, page).await
 }
 
 /// Parties of a kind (the bank's view), newest first.
@@ -410,20 +411,7 @@ pub async fn parties<C: ConnectionTrait>(
     if let Some(k) = kind {
         q = q.filter(party::Column::Kind.eq(k.as_str()));
     }
-    if let Some(a) = page.after {
-        q = q.filter(party::Column::Id.lt(a));
-    }
-    let rows = q
-        .order_by_desc(party::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    Ok(page_of(
-        rows.into_iter()
-            .map(PartyRecord::try_from)
-            .collect::<DomainResult<Vec<_>>>()?,
-        page,
-    ))
+    newest_first(db, q, party::Column::Id, page).await
 }
 
 /// A party by id as the principal may see it: the bank any, others themselves, merchants in
@@ -468,21 +456,8 @@ pub async fn schemes<C: ConnectionTrait>(
     p: &Principal,
     page: Page,
 ) -> DomainResult<Paged<SchemeRecord>> {
-    let mut q = scheme::Entity::find().filter(scheme_scope(p));
-    if let Some(a) = page.after {
-        q = q.filter(scheme::Column::Id.lt(a));
-    }
-    let rows = q
-        .order_by_desc(scheme::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    Ok(page_of(
-        rows.into_iter()
-            .map(SchemeRecord::try_from)
-            .collect::<DomainResult<Vec<_>>>()?,
-        page,
-    ))
+    let q = scheme::Entity::find().filter(scheme_scope(p));
+    newest_first(db, q, scheme::Column::Id, page).await
 }
 
 /// Alerts in scope, newest first.
@@ -499,20 +474,7 @@ pub async fn alerts<C: ConnectionTrait>(
     if let Some(s) = status {
         q = q.filter(alert::Column::Status.eq(s.as_str()));
     }
-    if let Some(a) = page.after {
-        q = q.filter(alert::Column::Id.lt(a));
-    }
-    let rows = q
-        .order_by_desc(alert::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    Ok(page_of(
-        rows.into_iter()
-            .map(AlertRecord::try_from)
-            .collect::<DomainResult<Vec<_>>>()?,
-        page,
-    ))
+    newest_first(db, q, alert::Column::Id, page).await
 }
 
 /// Accounts a principal may see: the bank any; a merchant those it owns.
@@ -540,20 +502,7 @@ pub async fn accounts<C: ConnectionTrait>(
             )));
         }
     }
-    if let Some(a) = page.after {
-        q = q.filter(account::Column::Id.lt(a));
-    }
-    let rows = q
-        .order_by_desc(account::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    Ok(page_of(
-        rows.into_iter()
-            .map(AccountRecord::try_from)
-            .collect::<DomainResult<Vec<_>>>()?,
-        page,
-    ))
+    newest_first(db, q, account::Column::Id, page).await
 }
 
 /// An account the principal may see.
