@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
+use lvyue_domain::alert::Severity;
+use lvyue_domain::delivery::OnCall;
+
 /// Where `lvyue serve` listens by default.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// Where the embedded database, the generated JWT secret and other local state live by default.
@@ -280,8 +283,37 @@ pub struct WorkerConfig {
     #[arg(long = "delivery-interval-ms", env = "LVYUE_DELIVERY_INTERVAL_MS", default_value_t = DEFAULT_DELIVERY_INTERVAL_MS, global = true)]
     pub delivery_interval_ms: u64,
 
-    /// The search index directory (a projection of the event table; rebuildable). Default:
-    /// `search/` in the data directory.
+    /// Numbers texted about open alerts (on-call), comma-separated, e.g. `+8613812345678`.
+    /// Unset: nobody is texted. The pager runs every `delivery-interval-ms`; with several
+    /// nodes, configure it on one of them only (pages are not claimed across nodes).
+    #[arg(
+        long = "oncall-sms",
+        env = "LVYUE_ONCALL_SMS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub oncall_sms: Vec<String>,
+
+    /// Numbers called about open alerts (on-call), comma-separated. Unset: nobody is called.
+    #[arg(
+        long = "oncall-call",
+        env = "LVYUE_ONCALL_CALL",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub oncall_call: Vec<String>,
+
+    /// Texts go out for alerts of this severity and above (INFO, WARNING, CRITICAL).
+    #[arg(long = "oncall-sms-from", env = "LVYUE_ONCALL_SMS_FROM", value_parser = parse_severity, default_value = "WARNING", global = true)]
+    pub oncall_sms_from: Severity,
+
+    /// Calls go out for alerts of this severity and above.
+    #[arg(long = "oncall-call-from", env = "LVYUE_ONCALL_CALL_FROM", value_parser = parse_severity, default_value = "CRITICAL", global = true)]
+    pub oncall_call_from: Severity,
+
+    /// The search index directory (a projection of the event table; rebuildable with `lvyue
+    /// reindex`). Default: `search/` in the data directory. Only one process may write an
+    /// index: every node needs its own directory.
     #[arg(long = "search-dir", env = "LVYUE_SEARCH_DIR", global = true)]
     pub search_dir: Option<PathBuf>,
 }
@@ -292,17 +324,49 @@ impl Default for WorkerConfig {
             scheduler_interval_ms: DEFAULT_SCHEDULER_INTERVAL_MS,
             indexer_interval_ms: DEFAULT_INDEXER_INTERVAL_MS,
             delivery_interval_ms: DEFAULT_DELIVERY_INTERVAL_MS,
+            oncall_sms: Vec::new(),
+            oncall_call: Vec::new(),
+            oncall_sms_from: Severity::Warning,
+            oncall_call_from: Severity::Critical,
             search_dir: None,
         }
     }
 }
 
 impl WorkerConfig {
+    /// Whom the pager texts and calls, or `None` when no number is configured (no paging).
+    pub fn on_call(&self) -> Option<OnCall> {
+        if self.oncall_sms.is_empty() && self.oncall_call.is_empty() {
+            return None;
+        }
+        let clean = |numbers: &[String]| -> Vec<String> {
+            numbers
+                .iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect()
+        };
+        Some(OnCall {
+            sms_to: clean(&self.oncall_sms),
+            call_to: clean(&self.oncall_call),
+            sms_from: self.oncall_sms_from,
+            call_from: self.oncall_call_from,
+        })
+    }
+
     pub fn search_path(&self, data_dir: &Path) -> PathBuf {
         self.search_dir
             .clone()
             .unwrap_or_else(|| data_dir.join("search"))
     }
+}
+
+/// An alert severity as configuration spells it (`warning` or `WARNING`).
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.trim()
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| "must be INFO, WARNING or CRITICAL".to_owned())
 }
 
 /// TLS served directly by `lvyue serve` (rustls) when both files are given.
@@ -421,6 +485,11 @@ impl Config {
         }
         if l.rate_limit_per_minute > 0 && l.rate_limit_burst == 0 {
             bail!("LVYUE_RATE_LIMIT_BURST must be at least 1 when rate limiting is on");
+        }
+        if let Some(on_call) = self.workers.on_call()
+            && let Err(e) = on_call.validate()
+        {
+            bail!("LVYUE_ONCALL_SMS / LVYUE_ONCALL_CALL: {e}");
         }
         Ok(())
     }
@@ -563,6 +632,26 @@ mod tests {
         let c = Config::new("/srv/lvyue");
         assert_eq!(c.database_url(), "sqlite:///srv/lvyue/lvyue.db?mode=rwc");
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn paging_is_off_until_a_number_is_configured() {
+        let mut c = Config::new("/tmp/x");
+        assert!(c.workers.on_call().is_none());
+        c.workers.oncall_sms = vec![" +8613812345678 ".into()];
+        let on_call = c.workers.on_call().unwrap();
+        assert_eq!(on_call.sms_to, ["+8613812345678"]);
+        assert!(on_call.call_to.is_empty());
+        assert_eq!(on_call.call_from, Severity::Critical);
+        assert!(c.validate().is_ok());
+        c.workers.oncall_call = vec!["call me".into()];
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn severities_are_read_in_any_case() {
+        assert_eq!(parse_severity("warning"), Ok(Severity::Warning));
+        assert!(parse_severity("LOUD").is_err());
     }
 
     #[test]

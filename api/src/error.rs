@@ -47,6 +47,22 @@ pub fn from_domain(e: DomainError) -> async_graphql::Error {
     coded(code, e.to_string())
 }
 
+/// A search error as a GraphQL error: a request over a search limit is `LIMIT_EXCEEDED`;
+/// anything else is internal (logged, answered "internal error").
+pub fn from_search(e: lvyue_search::SearchError) -> async_graphql::Error {
+    use lvyue_search::SearchError as E;
+    match e {
+        E::PageTooLarge { .. }
+        | E::OffsetTooLarge { .. }
+        | E::QueryTooLong { .. }
+        | E::TooManyTerms { .. } => limit_exceeded(e.to_string()),
+        other => {
+            tracing::error!(error = ?other, "search failed");
+            coded(ErrorCode::Internal, INTERNAL_MESSAGE)
+        }
+    }
+}
+
 /// `.gql()` on a domain result, for callers that want the conversion explicit (`?` alone works
 /// too, see the module doc).
 pub trait DomainResultExt<T> {

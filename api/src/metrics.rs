@@ -2,7 +2,8 @@
 //!
 //! The server feeds the request counters, the latency histogram and the GraphQL error counter.
 //! The gauges `lvyue_log_size`, `lvyue_checkpoint_size` and `lvyue_search_index_lag` are set
-//! by whoever owns those numbers (the log watcher in [`crate::server`] sets the log size).
+//! by whoever owns those numbers (the log watcher in [`crate::server`] sets the log size, the
+//! notary follower the checkpoint size, [`crate::indexer`] the search index lag).
 //! Labels are bounded: routes are the router's patterns, never raw paths.
 
 use prometheus_client::encoding::EncodeLabelSet;

@@ -173,6 +173,7 @@ impl Command for CourtDeduct {
             }
             .update(tx.db())
             .await?;
+            crate::risk::after_deduction(tx, o.id).await?;
         }
         if after.status != HoldStatus::Active {
             scheduler::cancel(tx, &scheduler::hold_key(h.id)).await?;

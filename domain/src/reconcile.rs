@@ -1,6 +1,10 @@
-//! Reconciliation (对账): a channel's statement for a day is matched against the ledger's
-//! payments, 1:1 by the channel's transaction id or 1:N by its batch id, with zero drift
-//! tolerated. Every break is listed with its reason and raises an alert.
+//! Reconciliation (对账): a channel's statement for a day is matched against what the ledger
+//! received through that channel that day, with zero drift tolerated: order payments 1:1 by
+//! the channel's transaction id or 1:N by its batch id, and the receipts that arrive through a
+//! channel without an order — patients' payments to medical institutions (`medical_receipt`)
+//! and enterprises' payroll fundings (`enterprise_funding`) — 1:1 by their transaction id.
+//! Every break is listed with its reason and raises an alert; a receipt or funding the
+//! statement lacks is `MISSING_IN_STATEMENT` like a payment.
 //!
 //! Statement format (CSV, UTF-8, header required):
 //!
@@ -10,9 +14,11 @@
 //! B20261001-07,3840.00
 //! ```
 //!
-//! `reference` is the channel's transaction id (matched to one payment's `externalRef`) or a
-//! batch id (matched to every payment with that `batchRef`, whose amounts must sum to the
-//! line). `amount` has exactly the money syntax of the API.
+//! `reference` is the channel's transaction id (matched to one payment's `externalRef`, else
+//! to a medical receipt's or an enterprise funding's) or a batch id (matched to every payment
+//! with that `batchRef`, whose amounts must sum to the line). `amount` has exactly the money
+//! syntax of the API. `matchedPayments` counts order payments; matched receipts and fundings
+//! count as matched lines.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -25,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use lvyue_entity::{payment, statement, statement_line};
+use lvyue_entity::{enterprise_funding, medical_receipt, payment, statement, statement_line};
 
 use crate::alert::{AlertKind, NewAlert, Severity};
 use crate::clock::Timestamp;
@@ -33,7 +39,7 @@ use crate::command::{Command, Tx};
 use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
-use crate::ids::{PaymentId, StatementId};
+use crate::ids::{FundingId, PaymentId, ReceiptId, StatementId};
 use crate::money::Money;
 use crate::order::Channel;
 use crate::principal::Role;
@@ -85,6 +91,55 @@ struct Line {
     no: i32,
     reference: String,
     amount: Money,
+}
+
+/// Money the ledger received through the channel without an order payment: a patient's
+/// payment to medical institutions or an enterprise's payroll funding.
+struct DirectReceipt {
+    /// What it is, with its id (`medical receipt rcp_3`).
+    label: String,
+    reference: String,
+    amount: Money,
+}
+
+/// The medical receipts and enterprise fundings of a channel received in `[from, to)`, oldest
+/// first (receipts, then fundings).
+async fn direct_receipts<C: ConnectionTrait>(
+    db: &C,
+    channel: Channel,
+    from: Timestamp,
+    to: Timestamp,
+) -> DomainResult<Vec<DirectReceipt>> {
+    let mut out = Vec::new();
+    for r in medical_receipt::Entity::find()
+        .filter(medical_receipt::Column::Channel.eq(channel.as_str()))
+        .filter(medical_receipt::Column::ReceivedAtUs.gte(from.0))
+        .filter(medical_receipt::Column::ReceivedAtUs.lt(to.0))
+        .order_by_asc(medical_receipt::Column::Id)
+        .all(db)
+        .await?
+    {
+        out.push(DirectReceipt {
+            label: format!("medical receipt {}", ReceiptId(r.id)),
+            reference: r.external_ref,
+            amount: Money::from_fen(r.total_fen)?,
+        });
+    }
+    for f in enterprise_funding::Entity::find()
+        .filter(enterprise_funding::Column::Channel.eq(channel.as_str()))
+        .filter(enterprise_funding::Column::FundedAtUs.gte(from.0))
+        .filter(enterprise_funding::Column::FundedAtUs.lt(to.0))
+        .order_by_asc(enterprise_funding::Column::Id)
+        .all(db)
+        .await?
+    {
+        out.push(DirectReceipt {
+            label: format!("enterprise funding {}", FundingId(f.id)),
+            reference: f.external_ref,
+            amount: Money::from_fen(f.amount_fen)?,
+        });
+    }
+    Ok(out)
 }
 
 fn parse(csv_text: &str) -> DomainResult<Vec<Line>> {
@@ -195,6 +250,13 @@ impl Command for ImportStatement {
                 by_batch.entry(b.as_str()).or_default().push(p);
             }
         }
+        let direct = direct_receipts(tx.db(), self.channel, day_start, day_end).await?;
+        // A reference is matched to one record: an order payment's before a direct receipt's,
+        // the first direct receipt's before a later one's.
+        let mut direct_by_ref: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, d) in direct.iter().enumerate() {
+            direct_by_ref.entry(d.reference.as_str()).or_insert(i);
+        }
         let st = statement::ActiveModel {
             channel: Set(self.channel.as_str().to_owned()),
             statement_date: Set(self.date.to_string()),
@@ -208,6 +270,7 @@ impl Command for ImportStatement {
         .await?;
         let mut seen_refs = HashSet::new();
         let mut matched_payments: HashSet<i64> = HashSet::new();
+        let mut matched_direct: HashSet<usize> = HashSet::new();
         let mut line_rows = Vec::new();
         let mut breaks = Vec::new();
         let mut matched_lines = 0;
@@ -253,11 +316,30 @@ impl Command for ImportStatement {
                             vec![],
                         )
                     }
+                } else if let Some(&i) = direct_by_ref.get(line.reference.as_str()) {
+                    let d = &direct[i];
+                    if d.amount == line.amount {
+                        matched_direct.insert(i);
+                        (
+                            MatchStatus::Matched,
+                            Some(d.amount),
+                            format!("1:1 {}", d.label),
+                            vec![],
+                        )
+                    } else {
+                        (
+                            MatchStatus::AmountMismatch,
+                            Some(d.amount),
+                            format!("the ledger recorded {} for {}", d.amount, d.label),
+                            vec![],
+                        )
+                    }
                 } else {
                     (
                         MatchStatus::MissingInLedger,
                         None,
-                        "no payment of this channel and day has this reference".into(),
+                        "nothing the ledger received through this channel that day has this reference"
+                            .into(),
                         vec![],
                     )
                 };
@@ -292,6 +374,18 @@ impl Command for ImportStatement {
                         "payment {} is in the ledger but not in the statement",
                         PaymentId(p.id)
                     ),
+                });
+            }
+        }
+        for (i, d) in direct.iter().enumerate() {
+            if !matched_direct.contains(&i) && !breaks.iter().any(|b| b.reference == d.reference) {
+                breaks.push(Break {
+                    status: MatchStatus::MissingInStatement,
+                    reference: d.reference.clone(),
+                    line_no: None,
+                    statement_amount: None,
+                    ledger_amount: Some(d.amount),
+                    reason: format!("{} is in the ledger but not in the statement", d.label),
                 });
             }
         }
@@ -450,20 +544,4 @@ pub async fn reconciliation_of<C: ConnectionTrait>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statement_lines_are_validated_with_line_numbers() {
-        let err = parse("reference,amount\nok-1,10.00\n,5.00\nok-3,1.001\nok-4,-1\n")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("line 3") && err.contains("line 4") && err.contains("line 5"),
-            "{err}"
-        );
-        assert!(!err.contains("line 2"), "{err}");
-        assert!(parse("ref,amount\n").is_err());
-    }
-}
+mod tests;

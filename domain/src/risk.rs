@@ -422,42 +422,75 @@ pub(crate) async fn after_release(
     }
     ahead_of_delivery(tx, order, &merchant).await?;
     if let Some(rule) = &policy.custody {
-        let grade = latest_grade(tx.db(), merchant.id).await?;
-        let c = crate::custody::status(
-            tx.db(),
-            rule,
-            enrollment.group_account,
-            &merchant,
-            grade.as_deref(),
-            tx.now,
-        )
-        .await?;
-        if let Some(line) = c.warning_line {
-            crate::alert::raise(
-                tx,
-                alert_base(AlertKind::WarningLineCrossed, Severity::Warning, format!("{} crossed a warning line: custody ratio now {}", merchant.name, line.ratio_bp))
-                    .details(json!({ "reference": c.reference, "required": c.required, "actual": c.actual, "line": line }))
-                    .dedupe(format!("warning-line:{}:{}", merchant.id, order.scheme)),
-            )
-            .await?;
-        }
-        if !c.shortfall.is_zero() {
-            crate::alert::raise(
-                tx,
-                alert_base(
-                    AlertKind::CustodyShortfall,
-                    Severity::Critical,
-                    format!(
-                        "{} holds {} in escrow, {} short of the {} required",
-                        merchant.name, c.actual, c.shortfall, c.required
-                    ),
-                )
-                .dedupe(format!("custody:{}:{}", merchant.id, order.scheme)),
-            )
-            .await?;
-        }
+        custody_alerts(tx, order, &merchant, rule).await?;
     }
     recompute(tx, merchant.id).await?;
+    Ok(())
+}
+
+/// After a court deduction (扣划): the money left escrow past the custody gate (a court order
+/// is not refused for custody), so a shortfall it leaves is alerted now rather than found at
+/// the next release, which it would block.
+pub(crate) async fn after_deduction(tx: &mut Tx<'_>, order: OrderId) -> DomainResult<()> {
+    let order = crate::order::get_order(tx.db(), order).await?;
+    let policy = policy_at(tx.db(), order.scheme, order.policy_version).await?;
+    let Some(rule) = &policy.custody else {
+        return Ok(());
+    };
+    let merchant = get_party_of(tx.db(), order.merchant, PartyKind::Merchant).await?;
+    custody_alerts(tx, &order, &merchant, rule).await
+}
+
+/// Custody alerts for the merchant's escrow in the order's scheme: a crossed warning line, and
+/// custody below the required level.
+async fn custody_alerts(
+    tx: &mut Tx<'_>,
+    order: &OrderRecord,
+    merchant: &crate::party::PartyRecord,
+    rule: &crate::policy::CustodyRule,
+) -> DomainResult<()> {
+    let enrollment = enrollment_of(tx.db(), order.merchant, order.scheme).await?;
+    let alert_base = |kind, severity, message: String| {
+        let mut a = NewAlert::new(kind, severity, message).about_merchant(merchant);
+        a.order = Some(order.id);
+        a.scheme = Some(order.scheme);
+        a
+    };
+    let grade = latest_grade(tx.db(), merchant.id).await?;
+    let c = crate::custody::status(
+        tx.db(),
+        rule,
+        enrollment.group_account,
+        merchant,
+        grade.as_deref(),
+        tx.now,
+    )
+    .await?;
+    if let Some(line) = c.warning_line {
+        crate::alert::raise(
+            tx,
+            alert_base(AlertKind::WarningLineCrossed, Severity::Warning, format!("{} crossed a warning line: custody ratio now {}", merchant.name, line.ratio_bp))
+                .details(json!({ "reference": c.reference, "required": c.required, "actual": c.actual, "line": line }))
+                .dedupe(format!("warning-line:{}:{}", merchant.id, order.scheme)),
+        )
+        .await?;
+    }
+    if !c.shortfall.is_zero() {
+        crate::alert::raise(
+            tx,
+            alert_base(
+                AlertKind::CustodyShortfall,
+                Severity::Critical,
+                format!(
+                    "{} holds {} in escrow, {} short of the {} required",
+                    merchant.name, c.actual, c.shortfall, c.required
+                ),
+            )
+            .details(json!({ "reference": c.reference, "ratio_bp": c.ratio, "required": c.required, "actual": c.actual, "shortfall": c.shortfall }))
+            .dedupe(format!("custody:{}:{}", merchant.id, order.scheme)),
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -541,4 +574,83 @@ impl Command for RecordComplaint {
         let reasons = features(tx.db(), m.id, tx.now, 1).await?;
         store(tx, m.id, reasons).await
     }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use crate::alert::{AlertKind, Severity};
+    use crate::clock::Timestamp;
+    use crate::court::{CourtDeduct, CourtFreeze};
+    use crate::db_test;
+    use crate::principal::Industry;
+    use crate::queries::Page;
+    use crate::testing::TestDb;
+    use crate::testing::world::World;
+
+    db_test!(
+        a_court_deduction_that_leaves_custody_short_raises_an_alert,
+        |db: TestDb| async move {
+            // Wednesday 2026-03-25: paid, settled before the quarter ends.
+            let start =
+                Timestamp::china_midnight("2026-03-25".parse().unwrap()).plus_seconds(36_000);
+            let w = World::at(&db, start).await;
+            let court = w.court().await;
+            let policy = json!({
+                "milestones": [{"name": "结业", "share_bp": 10000, "confirm_by": ["EVIDENCE"]}],
+                "custody": {"reference": "PREVIOUS_QUARTER_PREPAID", "ratio_bp": 5000}
+            });
+            let s = w
+                .scheme(Industry::DrivingSchool, "320100", None, policy)
+                .await;
+            let m = w
+                .merchant("玄武驾校", "320102", Industry::DrivingSchool)
+                .await;
+            w.enroll(&s, &m).await;
+            let payer = w.payer("段誉").await;
+            let o = w.order(&s, &m, &payer, "1000.00").await;
+            w.pay(&o, "1000.00").await;
+            // Settled the next day; in April half of last quarter's 1,000.00 must stay, and a
+            // court takes 600.00 of it.
+            w.pass_days(1).await;
+            w.pass_days(9).await;
+            let hold = w
+                .run(CourtFreeze {
+                    order: o.id,
+                    amount: "600.00".parse().unwrap(),
+                    case_no: "(2026)苏0102执1号".into(),
+                    priority: 0,
+                    expires_at: None,
+                    court: Some(court.id),
+                })
+                .await
+                .unwrap();
+            w.run(CourtDeduct {
+                hold: hold.id,
+                amount: "600.00".parse().unwrap(),
+                court: Some(court.id),
+            })
+            .await
+            .unwrap();
+            let alerts =
+                crate::queries::alerts(&db.db, &w.bank, None, Page::new(None, 50).unwrap())
+                    .await
+                    .unwrap();
+            let short: Vec<_> = alerts
+                .items
+                .iter()
+                .filter(|a| a.kind == AlertKind::CustodyShortfall)
+                .collect();
+            assert_eq!(short.len(), 1, "{alerts:?}");
+            assert_eq!(short[0].severity, Severity::Critical);
+            assert_eq!(short[0].order, Some(o.id));
+            assert!(
+                short[0].message.contains("100.00 short of the 500.00"),
+                "{}",
+                short[0].message
+            );
+        }
+    );
 }

@@ -542,7 +542,11 @@ impl Builder {
         for day in 0..days {
             // New learners: one or two a day, somewhere.
             for _ in 0..if small { 1 } else { self.rng.gen_range(1..=2) } {
-                let city = self.rng.gen_range(0..schools.len());
+                let city = if day == 0 {
+                    0
+                } else {
+                    self.rng.gen_range(0..schools.len())
+                };
                 let school = schools[city].0.merchants[self.rng.gen_range(0..3)];
                 let scheme = schools[city].0.id;
                 let payer = self.payer().await?;

@@ -175,49 +175,46 @@ impl Builder {
         let vouchers = self.housing_state.vouchers.clone();
         // A holder splits a voucher with a relative (once); another reports one lost and gets
         // it reissued; a family inherits one; several buy homes with theirs.
-        if day == 6 {
-            if let Some(&(v, holder)) = vouchers.first() {
-                let relative = self.payer().await?;
-                let balance = lvyue_domain::voucher::voucher_visible(
-                    self.escrow.db(),
-                    &self.bank_principal(),
-                    v,
-                )
-                .await?
-                .balance;
-                let half = balance.share_floor(lvyue_domain::money::Bp::new(5000)?);
-                let parts = vec![
-                    TransferPart {
-                        holder,
-                        amount: balance.checked_sub(half)?,
-                    },
-                    TransferPart {
-                        holder: relative,
-                        amount: half,
-                    },
-                ];
-                let p = principal(Role::Payer, holder);
-                self.as_(&p, TransferVoucher { voucher: v, parts }).await?;
-            }
+        if day == 6
+            && let Some(&(v, holder)) = vouchers.first()
+        {
+            let relative = self.payer().await?;
+            let balance =
+                lvyue_domain::voucher::voucher_visible(self.escrow.db(), &self.bank_principal(), v)
+                    .await?
+                    .balance;
+            let half = balance.share_floor(lvyue_domain::money::Bp::new(5000)?);
+            let parts = vec![
+                TransferPart {
+                    holder,
+                    amount: balance.checked_sub(half)?,
+                },
+                TransferPart {
+                    holder: relative,
+                    amount: half,
+                },
+            ];
+            let p = principal(Role::Payer, holder);
+            self.as_(&p, TransferVoucher { voucher: v, parts }).await?;
         }
-        if day == 9 {
-            if let Some(&(v, holder)) = vouchers.get(1) {
-                let p = principal(Role::Payer, holder);
-                self.as_(
-                    &p,
-                    ReportVoucherLoss {
-                        voucher: v,
-                        reason: "房票原件遗失".into(),
-                    },
-                )
-                .await?;
-            }
+        if day == 9
+            && let Some(&(v, holder)) = vouchers.get(1)
+        {
+            let p = principal(Role::Payer, holder);
+            self.as_(
+                &p,
+                ReportVoucherLoss {
+                    voucher: v,
+                    reason: "房票原件遗失".into(),
+                },
+            )
+            .await?;
         }
-        if day == 11 {
-            if let Some(&(v, holder)) = vouchers.get(1) {
-                let new = self.bank(ReissueVoucher { voucher: v }).await?;
-                self.housing_state.vouchers[1] = (new.id, holder);
-            }
+        if day == 11
+            && let Some(&(v, holder)) = vouchers.get(1)
+        {
+            let new = self.bank(ReissueVoucher { voucher: v }).await?;
+            self.housing_state.vouchers[1] = (new.id, holder);
         }
         if (day == 5 || day == 40 || day == 75) && vouchers.len() > 2 {
             let idx = 2 + (day as usize / 40) % (vouchers.len() - 2);
@@ -260,16 +257,17 @@ impl Builder {
                 .await?;
             }
         }
-        if day == 60 && !small {
-            if let Some(&(v, _)) = vouchers.last() {
-                let heir = self.payer().await?;
-                self.bank(InheritVoucher {
-                    voucher: v,
-                    heir,
-                    certificate_ref: "（2026）苏宁钟证民内字第321号".into(),
-                })
-                .await?;
-            }
+        if day == 60
+            && !small
+            && let Some(&(v, _)) = vouchers.last()
+        {
+            let heir = self.payer().await?;
+            self.bank(InheritVoucher {
+                voucher: v,
+                heir,
+                certificate_ref: "（2026）苏宁钟证民内字第321号".into(),
+            })
+            .await?;
         }
         // 房e存: buyers put down subscription deposits for a new project.
         if day == 4 || day == 14 {
@@ -640,7 +638,7 @@ impl Builder {
     ) -> anyhow::Result<()> {
         let c = principal(Role::Merchant, canteen);
         let amount = if self.is_small() {
-            money("800.00")
+            money("300.00")
         } else {
             money("8000.00")
         };
@@ -707,7 +705,7 @@ impl Builder {
             }
             for b in lvyue_domain::ledger::merchant_balances(self.escrow.db(), &bank, m.id).await? {
                 let half = Money::from_fen(b.payable_fen / 2)?;
-                if half.fen() >= 100_00 && m.status == lvyue_domain::party::PartyStatus::Active {
+                if half.fen() >= 10_000 && m.status == lvyue_domain::party::PartyStatus::Active {
                     self.bank(RequestPayout {
                         merchant: m.id,
                         scheme: b.scheme,
@@ -727,26 +725,31 @@ impl Builder {
         scheme: SchemeId,
     ) -> anyhow::Result<()> {
         let bank = self.bank_principal();
-        let filter = OrderFilter {
+        // The Nanjing scheme's orders first; any driving school's if none has enough left.
+        let mut filter = OrderFilter {
             scheme: Some(scheme),
             status: Some(OrderStatus::Active),
             ..OrderFilter::default()
         };
-        let orders = lvyue_domain::queries::orders(
-            self.escrow.db(),
-            &bank,
-            &filter,
-            Page {
-                after: None,
-                first: 50,
-            },
-        )
-        .await?
-        .items;
-        let target = orders
-            .into_iter()
-            .find(|o| o.in_escrow() >= money("1000.00"))
-            .context("an order to freeze")?;
+        let page = Page {
+            after: None,
+            first: 200,
+        };
+        let mut target = None;
+        for _ in 0..2 {
+            let orders = lvyue_domain::queries::orders(self.escrow.db(), &bank, &filter, page)
+                .await?
+                .items;
+            target = orders
+                .into_iter()
+                .find(|o| o.in_escrow() >= money("1000.00"));
+            if target.is_some() {
+                break;
+            }
+            filter.scheme = None;
+            filter.industry = Some(Industry::DrivingSchool);
+        }
+        let target = target.context("an order to freeze")?;
         let c = principal(Role::Court, court);
         let hold = self
             .as_(

@@ -19,8 +19,11 @@ pub fn person(n: usize) -> String {
     )
 }
 
-/// Cities of the demo: code, name, districts (code, name).
-pub const CITIES: [(&str, &str, [(&str, &str); 3]); 3] = [
+/// A district: its GB/T 2260 code and name.
+pub type District = (&'static str, &'static str);
+
+/// Cities of the demo: code, name, districts.
+pub const CITIES: [(&str, &str, [District; 3]); 3] = [
     (
         "320100",
         "南京市",

@@ -122,6 +122,19 @@ pub fn complexity(first: Option<i32>, child_complexity: usize) -> usize {
         .saturating_add(1)
 }
 
+/// The connection of a page the domain already cut (`has_next` known), in key order.
+pub fn of_paged<N: OutputType>(
+    page: Page,
+    rows: Vec<N>,
+    has_next: bool,
+    key: impl Fn(&N) -> i64,
+) -> Connection<Cursor, N> {
+    let mut conn = Connection::new(page.after.is_some(), has_next);
+    conn.edges
+        .extend(rows.into_iter().map(|n| Edge::new(Cursor(key(&n)), n)));
+    conn
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -214,17 +227,4 @@ mod tests {
         assert_eq!(complexity(None, 10), 201);
         assert_eq!(complexity(Some(100_000), 10), 2001);
     }
-}
-
-/// The connection of a page the domain already cut (`has_next` known), in key order.
-pub fn of_paged<N: OutputType>(
-    page: Page,
-    rows: Vec<N>,
-    has_next: bool,
-    key: impl Fn(&N) -> i64,
-) -> Connection<Cursor, N> {
-    let mut conn = Connection::new(page.after.is_some(), has_next);
-    conn.edges
-        .extend(rows.into_iter().map(|n| Edge::new(Cursor(key(&n)), n)));
-    conn
 }

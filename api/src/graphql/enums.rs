@@ -187,3 +187,44 @@ mirror_enum!(/// How a statement line matched the ledger.
     GqlMatchStatus = "MatchStatus", MatchStatus { Matched, MissingInLedger, MissingInStatement, AmountMismatch, DuplicateLine });
 mirror_enum!(/// A blocking list.
     GqlListKind = "ListKind", ListKind { DishonestDebtor, AbnormalOperation });
+
+use lvyue_domain::canteen::PurchaseStatus;
+use lvyue_domain::deposit::FreezeStatus;
+use lvyue_domain::medical::AdvanceStatus;
+use lvyue_domain::payroll::LineProblemKind;
+use lvyue_domain::policy::PurchaseApprover;
+use lvyue_domain::prepaid::{DeferralReason, EnrollmentStatus, IssuerType};
+use lvyue_domain::voucher::VoucherStatus;
+
+mirror_enum!(/// A housing voucher's life.
+    GqlVoucherStatus = "VoucherStatus", VoucherStatus { Active, PartiallyUsed, UsedUp, Frozen, Transferred, Inherited, Reissued, Expired, CashedOut });
+mirror_enum!(/// How a deposit freeze stands.
+    GqlFreezeStatus = "FreezeStatus", FreezeStatus { Frozen, Unfrozen, Converted, Forfeited });
+mirror_enum!(/// A canteen purchase payment's life.
+    GqlPurchaseStatus = "PurchaseStatus", PurchaseStatus { Pending, Paid, Rejected });
+mirror_enum!(/// Who approves a canteen's purchase payment.
+    GqlPurchaseApprover = "PurchaseApprover", PurchaseApprover { School, EducationBureau });
+mirror_enum!(/// A prepaid-card issuer's type (单用途商业预付卡管理办法 Art. 26).
+    GqlIssuerType = "IssuerType", IssuerType { Scale, Group, Brand });
+mirror_enum!(/// Why a closing-down card refund waits.
+    GqlDeferralReason = "DeferralReason", DeferralReason { NotYetSettled, Held });
+mirror_enum!(/// A merchant's standing in one scheme.
+    GqlEnrollmentStatus = "EnrollmentStatus", EnrollmentStatus { Active, ClosingDown });
+mirror_enum!(/// A medical advance's life.
+    GqlAdvanceStatus = "AdvanceStatus", AdvanceStatus { Outstanding, Repaid });
+mirror_enum!(/// What is wrong with a payroll line.
+    GqlLineProblemKind = "LineProblemKind", LineProblemKind { Name, Card, Amount, RepeatedCard, OverLineCap });
+
+use lvyue_domain::delivery::{DeliveryStatus, NotificationChannel};
+use lvyue_domain::report::{FlowDimension, ReportKind, SnapshotFrequency};
+
+mirror_enum!(/// What fund flows are grouped by.
+    GqlFlowDimension = "FlowDimension", FlowDimension { Day, Merchant, Industry, Region });
+mirror_enum!(/// Which days a snapshot report lists.
+    GqlSnapshotFrequency = "SnapshotFrequency", SnapshotFrequency { Daily, QuarterEnd });
+mirror_enum!(/// A regulator report.
+    GqlReportKind = "ReportKind", ReportKind { FundFlows, Balances, DailySnapshots, MilestoneReleases, RefundSla, VoucherInventory });
+mirror_enum!(/// A webhook delivery's life.
+    GqlDeliveryStatus = "DeliveryStatus", DeliveryStatus { Pending, Delivered, Failed, Cancelled });
+mirror_enum!(/// How the on-call notifier told someone.
+    GqlNotificationChannel = "NotificationChannel", NotificationChannel { Sms, Voice });

@@ -13,26 +13,43 @@
 //! - one module per business concept, each with its object types, its query root and its
 //!   mutation root: [`party`], [`scheme`], [`order`], [`ledger`], [`event`], [`notary`],
 //!   [`court`], [`alert`], [`reconcile`]; [`loaders`] batches their nested fields.
+//! - [`search`]: full-text search over merchants, orders and events, scoped to the caller.
+//! - [`report`]: the regulator reports (fund flows, balances, snapshots, releases by
+//!   milestone, refund SLA, voucher inventory) and their recorded runs; [`delivery`]: webhook
+//!   endpoints, alert deliveries and the on-call notification log (bank).
+//! - one module per industry of DOMAIN.md beyond plain orders, each with its object types, its
+//!   query root and its mutation root: [`voucher`] (房票), [`deposit`] (房e存, 保证金 of
+//!   agricultural markets and rural property), [`canteen`] (purchase payments, refund SLA),
+//!   [`prepaid`] (cards, custody, closing down), [`medical`] (医保), [`payroll`] (灵活用工).
 
 pub mod alert;
+pub mod canteen;
 pub mod common;
 pub mod connection;
 pub mod context;
 pub mod court;
+pub mod delivery;
+pub mod deposit;
 pub mod enums;
 pub mod event;
 pub mod guard;
 pub mod ledger;
 pub mod limits;
 pub mod loaders;
+pub mod medical;
 pub mod notary;
 pub mod order;
 pub mod party;
+pub mod payroll;
+pub mod prepaid;
 pub mod reconcile;
+pub mod report;
 pub mod scalars;
 pub mod schema;
 pub mod scheme;
+pub mod search;
 pub mod system;
+pub mod voucher;
 
 pub use context::ContextExt;
 pub use guard::RoleGuard;

@@ -645,6 +645,7 @@ impl OrderMutation {
     /// PAYER (the payer itself), REGULATOR (within its jurisdiction), EVIDENCE (the bank or the
     /// merchant, with the record's reference). Releases what becomes releasable.
     #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])")]
+    #[allow(clippy::too_many_arguments)]
     async fn confirm_milestone(
         &self,
         ctx: &Context<'_>,

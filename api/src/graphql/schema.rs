@@ -13,16 +13,26 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, 
 
 use lvyue_domain::Escrow;
 use lvyue_domain::log::TransparencyLog;
+use lvyue_search::SearchIndex;
 
 use super::alert::{AlertMutation, AlertQuery, AlertSubscription};
+use super::canteen::{CanteenMutation, CanteenQuery};
 use super::court::CourtMutation;
+use super::delivery::{DeliveryMutation, DeliveryQuery};
+use super::deposit::{DepositMutation, DepositQuery};
 use super::event::EventQuery;
 use super::ledger::{LedgerMutation, LedgerQuery};
+use super::medical::{MedicalMutation, MedicalQuery};
 use super::notary::NotaryQuery;
 use super::order::{OrderMutation, OrderQuery};
 use super::party::{PartyMutation, PartyQuery};
+use super::payroll::{PayrollMutation, PayrollQuery};
+use super::prepaid::{PrepaidMutation, PrepaidQuery};
 use super::reconcile::{OpsMutation, OpsQuery};
+use super::report::ReportQuery;
 use super::scheme::{SchemeMutation, SchemeQuery};
+use super::search::SearchQuery;
+use super::voucher::{VoucherMutation, VoucherQuery};
 
 use super::limits::{MAX_NESTING, QueryLimits, RequestPolicy};
 use super::system::{MeQuery, ServerInfo, SystemQuery, SystemSubscription};
@@ -41,6 +51,15 @@ pub struct Query(
     NotaryQuery,
     AlertQuery,
     OpsQuery,
+    SearchQuery,
+    VoucherQuery,
+    DepositQuery,
+    CanteenQuery,
+    PrepaidQuery,
+    MedicalQuery,
+    PayrollQuery,
+    ReportQuery,
+    DeliveryQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -52,6 +71,13 @@ pub struct Mutation(
     CourtMutation,
     AlertMutation,
     OpsMutation,
+    VoucherMutation,
+    DepositMutation,
+    CanteenMutation,
+    PrepaidMutation,
+    MedicalMutation,
+    PayrollMutation,
+    DeliveryMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -75,7 +101,8 @@ pub fn builder(
     .limit_recursive_depth(MAX_NESTING)
 }
 
-/// The running schema, with the escrow system and this node's facts in its data.
+/// The running schema, with the escrow system and this node's facts in its data, without a
+/// search index (`search` then answers `INTERNAL`): for tests of other fields.
 pub fn build(
     escrow: Arc<Escrow>,
     log: Arc<TransparencyLog>,
@@ -87,6 +114,23 @@ pub fn build(
         .data(escrow)
         .data(log)
         .data(info)
+        .finish()
+}
+
+/// The running schema of a node: [`build`]'s data and the node's search index.
+pub fn build_with_search(
+    escrow: Arc<Escrow>,
+    log: Arc<TransparencyLog>,
+    info: ServerInfo,
+    limits: QueryLimits,
+    metrics: Arc<Metrics>,
+    search: SearchIndex,
+) -> AppSchema {
+    builder(limits, Some(metrics))
+        .data(escrow)
+        .data(log)
+        .data(info)
+        .data(search)
         .finish()
 }
 

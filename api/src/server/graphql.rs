@@ -35,7 +35,7 @@ pub(super) async fn graphiql() -> Html<String> {
 }
 
 /// The `Authorization` header as text (`None` when absent).
-fn authorization(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+pub(super) fn authorization(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     match headers.get(header::AUTHORIZATION) {
         None => Ok(None),
         Some(v) => v.to_str().map(Some).map_err(|_| AuthError::MalformedHeader),
@@ -43,12 +43,17 @@ fn authorization(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
 }
 
 /// Answers a request refused before execution (and counts the error).
-fn refuse(state: &AppState, status: StatusCode, code: ErrorCode, message: &str) -> Response {
+pub(super) fn refuse(
+    state: &AppState,
+    status: StatusCode,
+    code: ErrorCode,
+    message: &str,
+) -> Response {
     state.metrics.graphql_error(code.as_str());
     error::http_error(status, code, message)
 }
 
-fn rate_limited(state: &AppState, retry_after: std::time::Duration) -> Response {
+pub(super) fn rate_limited(state: &AppState, retry_after: std::time::Duration) -> Response {
     let mut r = refuse(
         state,
         StatusCode::TOO_MANY_REQUESTS,
@@ -212,10 +217,11 @@ async fn record_access(
 fn collect_ids(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
         serde_json::Value::Object(map) => {
-            if let Some(serde_json::Value::String(id)) = map.get("id") {
-                if !out.contains(id) && out.len() < MAX_ACCESS_OBJECTS {
-                    out.push(id.clone());
-                }
+            if let Some(serde_json::Value::String(id)) = map.get("id")
+                && !out.contains(id)
+                && out.len() < MAX_ACCESS_OBJECTS
+            {
+                out.push(id.clone());
             }
             map.values().for_each(|x| collect_ids(x, out));
         }

@@ -2,7 +2,8 @@
 //! binds, serves until told to stop, drains in-flight requests and runs the shutdown hooks.
 //!
 //! Routes: `GET /` GraphiQL, `POST /graphql`, `/graphql/ws` (graphql-transport-ws),
-//! `/healthz` (process alive), `/readyz` ([`Readiness`] checks), `/metrics` (OpenMetrics).
+//! `/healthz` (process alive), `/readyz` ([`Readiness`] checks), `/metrics` (OpenMetrics),
+//! `/reports/<kind>.csv` (the regulator reports as streamed CSV, see `reports`).
 //! Every route is timed, counted and logged (method, route pattern, status, latency; never
 //! headers, bodies or tokens) and bounded by the request timeout; a panic in a handler is
 //! answered 500 and the server carries on.
@@ -12,6 +13,7 @@ pub mod health;
 mod listen;
 mod middleware;
 mod rate_limit;
+mod reports;
 mod tls;
 
 use std::future::Future;
@@ -61,9 +63,13 @@ pub struct AppState {
     pub log: Arc<TransparencyLog>,
     pub db: DatabaseConnection,
     pub metrics: Arc<Metrics>,
+    /// This node's search indexer (its index is in the schema data for `search`).
+    pub indexer: Arc<crate::indexer::Indexer>,
     pub schema: AppSchema,
     pub auth: Arc<Authenticator>,
     pub rate_limiter: Arc<RateLimiter>,
+    /// Report downloads rendering at once (`GET /reports/…`).
+    pub report_downloads: Arc<tokio::sync::Semaphore>,
     pub readiness: Arc<Readiness>,
     pub shutdown: ShutdownHandle,
     pub shutdown_hooks: Arc<ShutdownHooks>,
@@ -125,15 +131,23 @@ impl AppState {
                 .context("cannot load the transparency log")?,
         );
         let metrics = Arc::new(Metrics::new());
+        let indexer = Arc::new(open_indexer(&config).await?);
+        metrics::set_gauge(
+            &metrics.search_index_lag,
+            crate::indexer::log_size(&db)
+                .await?
+                .saturating_sub(indexer.indexed_through()),
+        );
         let info = ServerInfo {
             started_at: chrono::Utc::now(),
         };
-        let schema = schema::build(
+        let schema = schema::build_with_search(
             escrow.clone(),
             log.clone(),
             info,
             QueryLimits::from(&config.limits),
             metrics.clone(),
+            indexer.index().clone(),
         );
         let rate_limiter = Arc::new(RateLimiter::new(
             config.limits.rate_limit_per_minute,
@@ -147,20 +161,39 @@ impl AppState {
                     crate::notary::caught_up_check(escrow.clone(), log.clone()),
                 ),
         );
+        let shutdown_hooks = Arc::new(ShutdownHooks::default());
+        // Releases the index's writer lock, so that `lvyue reindex` (or a restarted server)
+        // can take it as soon as this one has stopped.
+        shutdown_hooks.add("search index", {
+            let indexer = indexer.clone();
+            async move { indexer.close().await }
+        });
         Ok(AppState {
             config: Arc::new(config),
             escrow,
             log,
             db,
             metrics,
+            indexer,
             schema,
             auth,
             rate_limiter,
+            report_downloads: Arc::new(tokio::sync::Semaphore::new(
+                reports::MAX_CONCURRENT_DOWNLOADS,
+            )),
             readiness,
             shutdown: ShutdownHandle::new(),
-            shutdown_hooks: Arc::new(ShutdownHooks::default()),
+            shutdown_hooks,
         })
     }
+}
+
+/// Opens this node's search index and takes its writer (blocking I/O, off the async workers).
+async fn open_indexer(config: &Config) -> anyhow::Result<crate::indexer::Indexer> {
+    let dir = config.workers.search_path(&config.data_dir);
+    tokio::task::spawn_blocking(move || crate::indexer::Indexer::open(&dir))
+        .await
+        .context("opening the search index failed")?
 }
 
 /// Assembles every route, in one place.
@@ -173,6 +206,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/reports/{file}", get(reports::download))
         .route("/checkpoint", get(crate::notary::checkpoint))
         .route("/verifier-key", get(crate::notary::verifier_key))
         .route("/tile/{*rest}", get(crate::notary::tile))

@@ -83,6 +83,7 @@ impl Command for ExpireOrder {
                     "validity ended",
                     crate::money::Money::ZERO,
                     "EXPIRY".into(),
+                    refund::Deadline::Immediate,
                 )
                 .await?;
                 refund::execute(tx, r.id).await?;
@@ -190,6 +191,7 @@ impl Command for ResolveEscalation {
                     "regulator decision on expiry",
                     crate::money::Money::ZERO,
                     "REGULATOR".into(),
+                    refund::Deadline::Immediate,
                 )
                 .await?;
                 refund::execute(tx, r.id).await?;

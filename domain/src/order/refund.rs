@@ -167,9 +167,22 @@ impl Command for RequestRefund {
             &self.reason,
             self.deduction.unwrap_or(Money::ZERO),
             tx.principal.role.as_str().to_owned(),
+            Deadline::Policy,
         )
         .await
     }
+}
+
+/// When a requested refund falls due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// The policy's working days after the request (a payer, a merchant or the bank asked).
+    Policy,
+    /// At once: the bank executes it in the same transaction (expiry, a regulator's decision,
+    /// closing down). It needs no working-day calendar, so money owed to a payer is never held
+    /// up by a year whose holidays are not published yet (a 3-year permit opened in 2026
+    /// lapses in 2029).
+    Immediate,
 }
 
 pub(crate) async fn request(
@@ -178,6 +191,7 @@ pub(crate) async fn request(
     reason: &str,
     deduction: Money,
     by: String,
+    deadline: Deadline,
 ) -> DomainResult<RefundRecord> {
     if order.status.is_closed() {
         return Err(DomainError::invalid_state(
@@ -222,11 +236,15 @@ pub(crate) async fn request(
         }
     }
     let needs_approval = !deduction.is_zero() && policy.refund.deduction_needs_regulator;
-    let due_date = Calendar::china()
-        .add_working_days(tx.now.china_date(), policy.refund.deadline_working_days)?;
-    // Due by the end of the deadline day.
-    let due_at =
-        Timestamp(Timestamp::china_midnight(due_date.succ_opt().unwrap_or(due_date)).0 - 1);
+    let due_at = match deadline {
+        Deadline::Policy => {
+            let due_date = Calendar::china()
+                .add_working_days(tx.now.china_date(), policy.refund.deadline_working_days)?;
+            // Due by the end of the deadline day.
+            Timestamp(Timestamp::china_midnight(due_date.succ_opt().unwrap_or(due_date)).0 - 1)
+        }
+        Deadline::Immediate => tx.now,
+    };
     let status = if needs_approval {
         RefundStatus::AwaitingApproval
     } else {
@@ -248,14 +266,16 @@ pub(crate) async fn request(
     }
     .insert(tx.db())
     .await?;
-    scheduler::schedule(
-        tx,
-        JobKind::RefundDeadline,
-        row.id,
-        due_at,
-        format!("refund:{}", row.id),
-    )
-    .await?;
+    if deadline == Deadline::Policy {
+        scheduler::schedule(
+            tx,
+            JobKind::RefundDeadline,
+            row.id,
+            due_at,
+            format!("refund:{}", row.id),
+        )
+        .await?;
+    }
     tx.emit(
         NewEvent::new(
             "refund.requested",

@@ -568,6 +568,57 @@ db_test!(
 );
 
 db_test!(
+    a_lapsed_three_year_permit_is_refunded_even_before_that_years_holidays_are_published,
+    |db: TestDb| async move {
+        // Opened in 2026, the permit lapses in 2029: no holiday calendar covers that year yet.
+        let s = school(&db, shenzhen()).await;
+        let w = &s.w;
+        let order = w.order(&s.scheme, &s.merchant, &s.payer, "1000.00").await;
+        w.pay(&order, "1000.00").await;
+        w.pass_days(1).await;
+        // A second learner enrolls a day later: its permit is still valid when the first lapses.
+        let other = w.order(&s.scheme, &s.merchant, &s.payer, "100.00").await;
+        w.pay(&other, "100.00").await;
+        assert!(
+            crate::calendar::Calendar::china()
+                .is_working_day("2029-03-01".parse().unwrap())
+                .is_err()
+        );
+        w.pass_days(1093).await;
+        assert_eq!(
+            get_order(&db.db, order.id).await.unwrap().status,
+            OrderStatus::Active
+        );
+        let r = w.pass_days(1).await;
+        assert_eq!(r.failed, 0);
+        let o = get_order(&db.db, order.id).await.unwrap();
+        assert_eq!((o.status, o.refunded), (OrderStatus::Refunded, m("750.00")));
+        // Executed as it was asked for: due at once, on time.
+        let refund = refunds_of(&db.db, order.id).await.unwrap().remove(0);
+        assert_eq!(
+            (refund.requested_by.as_str(), refund.status),
+            ("EXPIRY", RefundStatus::Executed)
+        );
+        assert_eq!(refund.due_at, refund.requested_at);
+        assert!(!refund.is_overdue(w.clock.now()));
+        // A payer's own request in that year still needs the calendar: refused, not guessed.
+        let err = w
+            .run_as(
+                &w.as_party(Role::Payer, s.payer.id),
+                RequestRefund {
+                    order: other.id,
+                    reason: "退学".into(),
+                    deduction: None,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not loaded"), "{err}");
+        clean(&db).await;
+    }
+);
+
+db_test!(
     expiry_can_auto_release_after_inspection_or_escalate,
     |db: TestDb| async move {
         let mut auto = shenzhen();

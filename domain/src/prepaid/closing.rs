@@ -323,12 +323,14 @@ pub(crate) async fn refund_batch(
                 Some(r) => r.id,
                 None => {
                     done += 1;
+                    // It waits (for settlement or the court): the policy's deadline runs.
                     refunds::request(
                         tx,
                         &o,
                         "merchant closing down",
                         Money::ZERO,
                         "CLOSING_DOWN".into(),
+                        refunds::Deadline::Policy,
                     )
                     .await?
                     .id
@@ -378,6 +380,7 @@ pub(crate) async fn refund_batch(
                     "merchant closing down",
                     Money::ZERO,
                     "CLOSING_DOWN".into(),
+                    refunds::Deadline::Immediate,
                 )
                 .await?
                 .id
