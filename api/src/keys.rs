@@ -114,6 +114,11 @@ pub fn pii_vault(config: &Config) -> anyhow::Result<PiiVault> {
     if keys.len() > MAX_PII_KEYS {
         bail!("LVYUE_PII_ENCRYPTION_KEYS lists more than {MAX_PII_KEYS} keys");
     }
+    // A default installation encrypted under key 1 derived from the master key: unless the
+    // list names its own key 1, that key keeps decrypting what was written before the rotation.
+    if !keys.is_empty() && !keys.iter().any(|(id, _)| *id == 1) {
+        keys.push((1, PiiVault::default_key(&master)));
+    }
     let Some((current, previous)) = keys.split_first() else {
         bail!("LVYUE_PII_ENCRYPTION_KEYS is set but lists no key");
     };

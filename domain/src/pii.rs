@@ -69,11 +69,14 @@ impl PiiVault {
 
     /// A vault with one key for both purposes (a new installation).
     pub fn single(master: [u8; 32]) -> PiiVault {
-        PiiVault::new(
-            master,
-            (1, derive(&master, b"lvyue pii encryption v1")),
-            &[],
-        )
+        PiiVault::new(master, (1, PiiVault::default_key(&master)), &[])
+    }
+
+    /// The encryption key a new installation derives from its master key, as key id 1: kept
+    /// after a rotation so that what was written before it still decrypts.
+    #[must_use]
+    pub fn default_key(master: &[u8; 32]) -> [u8; 32] {
+        derive(master, b"lvyue pii encryption v1")
     }
 
     /// `k<id>:<base64(nonce ‖ ciphertext)>`

@@ -549,7 +549,22 @@ impl Command for RecordComplaint {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<RiskScore> {
         tx.principal
             .require_role(&[Role::Bank, Role::Regulator, Role::Payer])?;
-        let m = crate::queries::merchant_visible(tx.db(), tx.principal, self.merchant).await?;
+        // A payer complains about the merchant of one of its own orders (it sees no merchant
+        // list); the others about merchants in their scope.
+        let m = if tx.principal.role == Role::Payer {
+            let payer = tx.principal.own_party()?;
+            let theirs = escrow_order::Entity::find()
+                .filter(escrow_order::Column::PayerId.eq(payer.0))
+                .filter(escrow_order::Column::MerchantId.eq(self.merchant.0))
+                .one(tx.db())
+                .await?;
+            if theirs.is_none() {
+                return Err(DomainError::not_found("merchant", self.merchant));
+            }
+            get_party_of(tx.db(), self.merchant, PartyKind::Merchant).await?
+        } else {
+            crate::queries::merchant_visible(tx.db(), tx.principal, self.merchant).await?
+        };
         if let Some(o) = self.order {
             let order = crate::queries::order_visible(tx.db(), tx.principal, o).await?;
             if order.merchant != m.id {

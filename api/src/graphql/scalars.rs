@@ -110,10 +110,22 @@ mod tests {
 
     #[test]
     fn signed_outputs_keep_two_places_and_their_sign() {
-        assert_eq!(Decimal::from_fen(-1234).to_value(), Value::String("-12.34".into()));
-        assert_eq!(Decimal::from_fen(-5).to_value(), Value::String("-0.05".into()));
-        assert_eq!(Decimal::from_fen(0).to_value(), Value::String("0.00".into()));
-        assert_eq!(Decimal::from_fen(128_000).to_value(), Value::String("1280.00".into()));
+        assert_eq!(
+            Decimal::from_fen(-1234).to_value(),
+            Value::String("-12.34".into())
+        );
+        assert_eq!(
+            Decimal::from_fen(-5).to_value(),
+            Value::String("-0.05".into())
+        );
+        assert_eq!(
+            Decimal::from_fen(0).to_value(),
+            Value::String("0.00".into())
+        );
+        assert_eq!(
+            Decimal::from_fen(128_000).to_value(),
+            Value::String("1280.00".into())
+        );
     }
 
     #[tokio::test]
