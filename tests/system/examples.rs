@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use lvyue_api::demo::{self, Size};
 use lvyue_domain::principal::{Principal, Role};
 
-use crate::harness::{TestServer, lvyue_binary};
+use crate::harness::lvyue_binary;
 
 fn queries_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/queries")

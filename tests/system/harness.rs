@@ -65,6 +65,15 @@ impl TestServer {
         backend: Backend,
         start: Timestamp,
     ) -> Option<(TestServer, Arc<ManualClock>)> {
+        TestServer::start_at_with(backend, start, |_| {}).await
+    }
+
+    /// [`start_at`](TestServer::start_at), with `tweak` applied to the configuration.
+    pub async fn start_at_with(
+        backend: Backend,
+        start: Timestamp,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<(TestServer, Arc<ManualClock>)> {
         let db = match backend {
             Backend::Sqlite => TestDb::sqlite().await,
             Backend::Postgres => TestDb::postgres().await?,
@@ -72,7 +81,10 @@ impl TestServer {
         let clock = Arc::new(ManualClock::new(start));
         let srv = TestServer::start_on_db_with_clock(
             db,
-            |c| c.workers.scheduler_interval_ms = 3_600_000,
+            |c| {
+                c.workers.scheduler_interval_ms = 3_600_000;
+                tweak(c);
+            },
             Some(clock.clone()),
         )
         .await;
@@ -239,6 +251,21 @@ impl TestServer {
     pub fn take_running(&mut self) -> RunningServer {
         self.running.take().expect("server is running")
     }
+
+    /// Stops the server (if running) and starts a new one on the same database and data
+    /// directory, with `tweak` applied to the configuration and `clock` as its clock.
+    pub async fn restart_with(&mut self, clock: Arc<ManualClock>, tweak: impl FnOnce(&mut Config)) {
+        self.stop().await;
+        tweak(&mut self.config);
+        let state = lvyue_api::AppState::build_with_clock(self.config.clone(), clock)
+            .await
+            .expect("state builds");
+        self.running = Some(
+            lvyue_api::server::serve(state)
+                .await
+                .expect("server starts"),
+        );
+    }
 }
 
 fn client_for(config: &Config) -> reqwest::Client {
@@ -312,9 +339,12 @@ pub fn court() -> Principal {
     }
 }
 
-/// The `lvyue` program (built by cargo for this test binary).
+/// The `lvyue` program (built by cargo for this test binary), or the copy named by
+/// `LVYUE_BINARY_UNDER_TEST` (a long run keeps its own copy while the tree is rebuilt).
 pub fn lvyue_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_lvyue-under-test"))
+    std::env::var_os("LVYUE_BINARY_UNDER_TEST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_lvyue-under-test")))
 }
 
 /// Runs `lvyue args…` with only the given `LVYUE_*` variables (nothing inherited, so a

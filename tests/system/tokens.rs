@@ -332,3 +332,102 @@ async fn an_eddsa_server_accepts_its_keys_tokens_and_refuses_hs256_confusion() {
     )
     .await;
 }
+
+/// A token signed with the server's own secret, but with whatever header and payload bytes.
+fn signed_raw(srv: &TestServer, header: &serde_json::Value, payload_json: &str) -> String {
+    use hmac_sign::sign;
+    let head = format!("{}.{}", b64(header), URL_SAFE_NO_PAD.encode(payload_json));
+    format!(
+        "{head}.{}",
+        sign(srv_secret(srv).expose().as_bytes(), head.as_bytes())
+    )
+}
+
+/// HMAC-SHA256 through jsonwebtoken's own signer (no extra crate).
+mod hmac_sign {
+    pub fn sign(secret: &[u8], message: &[u8]) -> String {
+        let key = jsonwebtoken::EncodingKey::from_secret(secret);
+        jsonwebtoken::crypto::sign(message, &key, jsonwebtoken::Algorithm::HS256).unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_token_attacks_are_unauthenticated() {
+    let srv = TestServer::start().await;
+    let t = now();
+    let claims = |extra: serde_json::Value| {
+        let mut p = serde_json::json!({
+            "sub": "intruder", "role": "MERCHANT", "party_id": "pty_11", "iss": "lvyue",
+            "aud": "lvyue-api", "iat": t, "nbf": t, "exp": t + 600,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    let secret = srv_secret(&srv);
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.expose().as_bytes());
+    // Another HMAC strength with the right secret: the algorithm is pinned to HS256.
+    for alg in [
+        jsonwebtoken::Algorithm::HS384,
+        jsonwebtoken::Algorithm::HS512,
+    ] {
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(alg),
+            &claims(serde_json::json!({})),
+            &key,
+        )
+        .unwrap();
+        assert_unauthenticated(&srv, &token, &format!("{alg:?} with the right secret")).await;
+    }
+    // Header tricks with a valid HS256 signature by the right secret must not matter, and the
+    // same tricks with a wrong key must not help.
+    let header_tricks = [
+        serde_json::json!({"alg": "HS256", "kid": "../../../../dev/null"}),
+        serde_json::json!({"alg": "HS256", "jku": "https://attacker.example/jwks.json"}),
+        serde_json::json!({"alg": "HS256", "x5u": "https://attacker.example/cert.pem"}),
+        serde_json::json!({"alg": "HS256", "crit": ["exp"], "typ": "JWE"}),
+    ];
+    for h in &header_tricks {
+        let mut wrong = signed_raw(&srv, h, &claims(serde_json::json!({})).to_string());
+        wrong.push('A');
+        assert_unauthenticated(&srv, &wrong, &format!("{h} with a bad signature")).await;
+    }
+    // Claims that are malformed though correctly signed.
+    let hs = serde_json::json!({"alg": "HS256", "typ": "JWT"});
+    let bad_payloads = [
+        ("exp as a string", claims(serde_json::json!({"exp": format!("{}", t + 600)})).to_string()),
+        ("exp in the past by a day", claims(serde_json::json!({"exp": t - 86_400})).to_string()),
+        ("party id with SQL", claims(serde_json::json!({"party_id": "pty_1 OR 1=1"})).to_string()),
+        ("subject of 129 characters", claims(serde_json::json!({"sub": "s".repeat(129)})).to_string()),
+        ("subject with a control character", claims(serde_json::json!({"sub": "a\u{0}b"})).to_string()),
+        (
+            "a regulator scope of 65 regions",
+            claims(serde_json::json!({"role": "REGULATOR", "scope": {"regions": vec!["3201"; 65], "industries": ["DRIVING_SCHOOL"]}})).to_string(),
+        ),
+        (
+            "two role claims",
+            format!(
+                r#"{{"sub":"x","role":"MERCHANT","role":"BANK","party_id":"pty_11","iss":"lvyue","aud":"lvyue-api","iat":{t},"nbf":{t},"exp":{}}}"#,
+                t + 600
+            ),
+        ),
+        ("not an object", "[1,2,3]".to_owned()),
+        ("not JSON", "{role: BANK".to_owned()),
+    ];
+    for (case, payload) in &bad_payloads {
+        assert_unauthenticated(&srv, &signed_raw(&srv, &hs, payload), case).await;
+    }
+    // An encrypted-token (JWE) shape, five segments.
+    assert_unauthenticated(&srv, "eyJhbGciOiJkaXIifQ..AAAA.BBBB.CCCC", "five segments").await;
+    // The sanity check: the same construction with good claims is accepted.
+    let good = signed_raw(&srv, &hs, &claims(serde_json::json!({})).to_string());
+    let (status, body) = srv.graphql(Some(&good), "{ me { role } }").await;
+    assert_eq!(
+        (status, &body["data"]["me"]["role"]),
+        (200, &serde_json::json!("MERCHANT")),
+        "{body}"
+    );
+    let (status, _) = srv.get("/healthz").await;
+    assert_eq!(status, 200, "still healthy");
+}

@@ -169,10 +169,15 @@ pub async fn driving_school(srv: &TestServer, policy: Value) -> World {
 
 /// Opens an order for the world's payer and collects it in full through WeChat Pay.
 pub async fn paid_order(srv: &TestServer, w: &World, total: &str) -> String {
+    paid_order_of(srv, w, &w.merchant, total).await
+}
+
+/// [`paid_order`] with another merchant enrolled in the world's scheme.
+pub async fn paid_order_of(srv: &TestServer, w: &World, merchant: &str, total: &str) -> String {
     let order = bank_do(
         srv,
         "mutation($i: OpenOrderInput!, $k: String!) { openOrder(input: $i, idempotencyKey: $k) { id } }",
-        json!({"k": w.key("open"), "i": {"scheme": w.scheme, "merchant": w.merchant, "payer": w.payer, "total": total, "description": "C1 学车套餐"}}),
+        json!({"k": w.key("open"), "i": {"scheme": w.scheme, "merchant": merchant, "payer": w.payer, "total": total, "description": "C1 学车套餐"}}),
     )
     .await["openOrder"]["id"]
         .as_str()
@@ -185,4 +190,92 @@ pub async fn paid_order(srv: &TestServer, w: &World, total: &str) -> String {
     )
     .await;
     order
+}
+
+/// A world whose orders are paid and settled, built by an in-process server whose clock
+/// stands two weeks in the past (so the T+1 settlement has happened by the time the real
+/// `lvyue serve`, on the real clock, takes over the same database and data directory).
+/// The server is stopped; its database and data directory live as long as the returned
+/// [`TestServer`].
+pub struct SettledWorld {
+    pub srv: TestServer,
+    pub world: World,
+    /// The settled orders, each `total` in escrow but its first tranche (released at
+    /// settlement).
+    pub orders: Vec<String>,
+}
+
+/// Builds a [`SettledWorld`] of `n` orders of `total` each, or `None` for PostgreSQL when it is
+/// not configured.
+pub async fn settled_world(
+    backend: lvyue_domain::testing::Backend,
+    n: usize,
+    total: &str,
+) -> Option<SettledWorld> {
+    let (mut srv, _clock, world, orders) = settled_world_running(backend, n, total).await?;
+    srv.stop().await;
+    Some(SettledWorld { srv, world, orders })
+}
+
+/// Like [`settled_world`], with the in-process server still running (its clock a week after
+/// the orders were paid).
+pub async fn settled_world_running(
+    backend: lvyue_domain::testing::Backend,
+    n: usize,
+    total: &str,
+) -> Option<(
+    TestServer,
+    std::sync::Arc<lvyue_domain::clock::ManualClock>,
+    World,
+    Vec<String>,
+)> {
+    use lvyue_domain::clock::Clock as _;
+    let two_weeks_ago = lvyue_domain::clock::SystemClock.now().plus_days(-14);
+    let (srv, clock) = TestServer::start_at_with(backend, two_weeks_ago, |c| {
+        c.limits.rate_limit_per_minute = 0;
+    })
+    .await?;
+    let world = driving_school(&srv, shenzhen_policy()).await;
+    let orders = settle_orders(&srv, &clock, &world, &world.merchant, n, total).await;
+    Some((srv, clock, world, orders))
+}
+
+/// Opens and pays `n` orders of `total` for `merchant` (enrolled in the world's scheme), then
+/// moves the clock a week on and runs the scheduler: every payment settles (T+1 working day)
+/// and each first tranche, due at once, is released.
+pub async fn settle_orders(
+    srv: &TestServer,
+    clock: &lvyue_domain::clock::ManualClock,
+    w: &World,
+    merchant: &str,
+    n: usize,
+    total: &str,
+) -> Vec<String> {
+    use futures_util::StreamExt as _;
+    /// Requests in flight while the orders are made.
+    const SETUP_CONCURRENCY: usize = 4;
+    let mut orders = Vec::with_capacity(n);
+    let mut made =
+        futures_util::stream::iter((0..n).map(|_| paid_order_of(srv, w, merchant, total)))
+            .buffered(SETUP_CONCURRENCY);
+    while let Some(o) = made.next().await {
+        orders.push(o);
+    }
+    drop(made);
+    clock.advance_days(7);
+    srv.tick().await;
+    srv.sync_log().await;
+    for chunk in orders.chunks(50) {
+        let q = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, id)| format!("o{i}: order(id: \"{id}\") {{ inClearing }}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let d = bank_do(srv, &format!("{{ {q} }}"), json!({})).await;
+        for i in 0..chunk.len() {
+            assert_eq!(d[format!("o{i}")]["inClearing"], "0.00", "settled: {d}");
+        }
+    }
+    orders
 }

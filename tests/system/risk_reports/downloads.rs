@@ -1,0 +1,359 @@
+//! The reports as CSV downloads (`GET /reports/<kind>.csv`): streamed and read line by line as
+//! they arrive, each opening with a watermark whose report id is a recorded run with a
+//! notarized `report.run` event; the rows those of the GraphQL report; refusals in the API's
+//! JSON error shape.
+
+use serde_json::{Value, json};
+
+use lvyue_domain::principal::Principal;
+use lvyue_domain::testing::Backend;
+
+use super::reports::{FROM, TO, balances, fixture, flows};
+use super::{events_of, fen, nodes, ok, on_both};
+use crate::harness::{TestServer, bank, first_code};
+
+/// A CSV download, read as it arrives.
+struct Download {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    /// Lines, without their CRLF.
+    lines: Vec<String>,
+    /// Body chunks received.
+    chunks: usize,
+    /// The JSON error body of a refusal.
+    error: Value,
+}
+
+async fn download(srv: &TestServer, who: Option<&Principal>, path: &str) -> Download {
+    let mut req = srv.client.get(srv.url(path));
+    if let Some(p) = who {
+        req = req.bearer_auth(srv.token(p));
+    }
+    let mut resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    if status != 200 {
+        let error = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        return Download {
+            status,
+            headers,
+            lines: Vec::new(),
+            chunks: 0,
+            error,
+        };
+    }
+    // Line by line, as the chunks come: a line is complete at its CRLF.
+    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = Vec::new();
+    let mut chunks = 0;
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        chunks += 1;
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.windows(2).position(|w| w == b"\r\n") {
+            let line: Vec<u8> = pending.drain(..end + 2).collect();
+            lines.push(String::from_utf8(line[..end].to_vec()).unwrap());
+        }
+    }
+    assert!(pending.is_empty(), "the body ends with a whole line");
+    Download {
+        status,
+        headers,
+        lines,
+        chunks,
+        error: Value::Null,
+    }
+}
+
+fn header<'a>(d: &'a Download, name: &str) -> &'a str {
+    d.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+async fn csv_downloads_are_streamed_watermarked_and_notarized(backend: Backend) {
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    let srv = &f.srv;
+    let r1 = f.w.regulator_principal();
+    let d = download(
+        srv,
+        Some(&r1),
+        "/reports/fund-flows.csv?from=2026-03-02&to=2026-03-06&groupBy=MERCHANT",
+    )
+    .await;
+    assert_eq!(d.status, 200, "{}", d.error);
+    assert_eq!(header(&d, "content-type"), "text/csv; charset=utf-8");
+    assert!(
+        d.headers.get("content-length").is_none(),
+        "streamed, not sized in advance"
+    );
+    assert_eq!(header(&d, "cache-control"), "no-store");
+    let id = header(&d, "x-lvyue-report-id").to_owned();
+    assert!(id.starts_with("rpt_"), "{id}");
+    assert_eq!(
+        header(&d, "content-disposition"),
+        format!("attachment; filename=\"lvyue-fund-flows-{id}.csv\"")
+    );
+    // The watermark: which report, its id, who, as what, when (the server's clock: Thursday
+    // 2026-03-05 10:00 China time).
+    assert_eq!(
+        d.lines[0],
+        format!(
+            "# lvyue report FUND_FLOWS id={id} by={} role=REGULATOR at=2026-03-05T02:00:00.000000Z",
+            r1.subject
+        )
+    );
+    assert_eq!(
+        d.lines[1],
+        "day,merchant_id,merchant_name,industry,city,collected,released,refunded,deducted,frozen,held"
+    );
+    // The rows are the GraphQL report's.
+    let g = flows(srv, &r1, json!(["MERCHANT"]), Value::Null).await;
+    let rows = nodes(&g["rows"]);
+    assert_eq!(d.lines.len(), 2 + rows.len());
+    for (line, row) in d.lines[2..].iter().zip(&rows) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[1], row["merchantId"].as_str().unwrap());
+        assert_eq!(
+            cells[5..]
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect::<Vec<_>>(),
+            [
+                "collected",
+                "released",
+                "refunded",
+                "deducted",
+                "frozen",
+                "held"
+            ]
+            .iter()
+            .map(|k| row[*k].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+        );
+    }
+
+    // The run is on the record, and its event is in the notarized log.
+    let run = ok(
+        srv,
+        &r1,
+        "query($id: ID!) { reportRun(id: $id) { id kind subject role params createdAt } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &run["reportRun"]["kind"],
+            &run["reportRun"]["role"],
+            &run["reportRun"]["subject"]
+        ),
+        (
+            &json!("FUND_FLOWS"),
+            &json!("REGULATOR"),
+            &json!(r1.subject)
+        )
+    );
+    assert_eq!(run["reportRun"]["params"]["report"], "fund-flows");
+    assert_eq!(run["reportRun"]["params"]["group_by"], json!(["MERCHANT"]));
+    let others = srv
+        .gql(
+            Some(&f.w.merchant_principal()),
+            "query($id: ID!) { reportRun(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(first_code(&others), "NOT_FOUND");
+    let runs = ok(
+        srv,
+        &bank(),
+        "{ reportRuns(first: 200) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        nodes(&runs["reportRuns"])
+            .iter()
+            .any(|r| r["id"] == id.as_str())
+    );
+    let events = events_of(srv, "report.run").await;
+    let event = events
+        .iter()
+        .find(|e| e["data"]["report_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no report.run event for {id}: {events:?}"));
+    assert_eq!(event["data"]["kind"], "FUND_FLOWS");
+    assert_eq!(event["data"]["subject"], r1.subject.as_str());
+    srv.sync_log().await;
+    let proof = srv
+        .gql(
+            None,
+            "query($e: ID!) { inclusionProofByEvent(event: $e) { leafIndex treeSize leafHash checkpoint } }",
+            json!({"e": event["id"]}),
+        )
+        .await;
+    let proof = TestServer::ok(proof);
+    assert!(
+        proof["inclusionProofByEvent"]["checkpoint"].is_string(),
+        "{proof}"
+    );
+    let leaf = ok(
+        srv,
+        &bank(),
+        "query($e: ID!) { event(id: $e) { leafHash } }",
+        json!({"e": event["id"]}),
+    )
+    .await;
+    assert_eq!(
+        proof["inclusionProofByEvent"]["leafHash"],
+        leaf["event"]["leafHash"]
+    );
+
+    // Every report downloads, its watermark naming it; the balances file adds up as GraphQL.
+    for (path, kind) in [
+        (
+            "merchant-balances.csv?from=2026-03-02&to=2026-03-06",
+            "BALANCES",
+        ),
+        (
+            "snapshots.csv?from=2026-03-02&to=2026-03-06&frequency=DAILY",
+            "DAILY_SNAPSHOTS",
+        ),
+        (
+            "releases-by-milestone.csv?from=2026-03-02&to=2026-03-06",
+            "MILESTONE_RELEASES",
+        ),
+        ("refund-sla.csv?from=2026-03-02&to=2026-03-06", "REFUND_SLA"),
+        ("voucher-inventory.csv", "VOUCHER_INVENTORY"),
+        (
+            "fund-flows.csv?from=2026-03-02T00:00:00%2B08:00&to=2026-03-06T00:00:00%2B08:00&industry=DRIVING_SCHOOL&regionPrefix=3201",
+            "FUND_FLOWS",
+        ),
+    ] {
+        let d = download(srv, Some(&bank()), &format!("/reports/{path}")).await;
+        assert_eq!(d.status, 200, "{path}: {}", d.error);
+        assert!(
+            d.lines[0].starts_with(&format!("# lvyue report {kind} id=rpt_")),
+            "{}",
+            d.lines[0]
+        );
+        assert!(d.lines[0].contains(" role=BANK "), "{}", d.lines[0]);
+        if kind == "BALANCES" {
+            let closing: i64 = d.lines[2..]
+                .iter()
+                .map(|l| fen(&json!(l.split(',').nth(11).unwrap())))
+                .sum();
+            let g = balances(srv, &bank(), FROM, TO).await;
+            assert_eq!(closing, fen(&g["totals"]["closing"]));
+        }
+    }
+
+    // A year of daily snapshots: many chunks, read line by line as they arrive.
+    let d = download(
+        srv,
+        Some(&bank()),
+        "/reports/snapshots.csv?from=2026-03-02&to=2027-03-02",
+    )
+    .await;
+    assert_eq!(d.status, 200, "{}", d.error);
+    let g = ok(
+        srv,
+        &bank(),
+        "{ snapshots(from: \"2026-03-02T00:00:00+08:00\", to: \"2027-03-02T00:00:00+08:00\") { totalCount } }",
+        json!({}),
+    )
+    .await;
+    let n = g["snapshots"]["totalCount"].as_u64().unwrap() as usize;
+    assert!(n > 700, "{n}");
+    assert_eq!(d.lines.len(), 2 + n);
+    assert!(d.chunks > 2, "{} chunks", d.chunks);
+    assert!(d.lines[2..].iter().all(|l| l.split(',').count() == 11));
+
+    // Refusals, in the API's JSON error shape.
+    let cases = [
+        (
+            None,
+            "/reports/fund-flows.csv?from=2026-03-02&to=2026-03-06",
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            Some(f.w.payer_principal()),
+            "/reports/fund-flows.csv?from=2026-03-02&to=2026-03-06",
+            403,
+            "FORBIDDEN",
+        ),
+        (
+            Some(f.w.court_principal()),
+            "/reports/refund-sla.csv?from=2026-03-02&to=2026-03-06",
+            403,
+            "FORBIDDEN",
+        ),
+        (
+            Some(bank()),
+            "/reports/fund-flows.csv?to=2026-03-06",
+            400,
+            "VALIDATION",
+        ),
+        (
+            Some(bank()),
+            "/reports/fund-flows.csv?from=2026-03-06&to=2026-03-02",
+            400,
+            "VALIDATION",
+        ),
+        (
+            Some(bank()),
+            "/reports/fund-flows.csv?from=2026-03-02&to=2026-03-06&groupBy=WEEK",
+            400,
+            "VALIDATION",
+        ),
+        (
+            Some(bank()),
+            "/reports/fund-flows.csv?from=2026-03-02&to=2026-03-06&colour=red",
+            400,
+            "VALIDATION",
+        ),
+        (
+            Some(bank()),
+            "/reports/voucher-inventory.csv?from=2026-03-02",
+            400,
+            "VALIDATION",
+        ),
+        (
+            Some(bank()),
+            "/reports/everything.csv?from=2026-03-02&to=2026-03-06",
+            404,
+            "NOT_FOUND",
+        ),
+    ];
+    for (who, path, status, code) in cases {
+        let d = download(srv, who.as_ref(), path).await;
+        assert_eq!(
+            (d.status, first_code(&d.error)),
+            (status, code),
+            "{path}: {}",
+            d.error
+        );
+    }
+}
+on_both!(csv_downloads_are_streamed_watermarked_and_notarized);
+
+async fn downloads_are_rate_limited_like_graphql(backend: Backend) {
+    let Some((srv, _clock)) = super::start(backend, |c| {
+        c.limits.rate_limit_per_minute = 1;
+        c.limits.rate_limit_burst = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    for _ in 0..2 {
+        let d = download(&srv, Some(&bank()), "/reports/voucher-inventory.csv").await;
+        assert_eq!(d.status, 200, "{}", d.error);
+        assert_eq!(d.lines.len(), 2, "watermark and header, no vouchers");
+    }
+    let d = download(&srv, Some(&bank()), "/reports/voucher-inventory.csv").await;
+    assert_eq!((d.status, first_code(&d.error)), (429, "LIMIT_EXCEEDED"));
+    assert!(d.headers.get("retry-after").is_some());
+}
+on_both!(downloads_are_rate_limited_like_graphql);
