@@ -250,6 +250,7 @@ impl Command for HandleAlert {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<AlertRecord> {
         tx.principal.require_role(&[Role::Bank, Role::Regulator])?;
         let a = crate::queries::alert_visible(tx.db(), tx.principal, self.alert).await?;
+        let note = crate::text::optional("note", &self.note, 500)?;
         let allowed = matches!(
             (a.status, self.to),
             (AlertStatus::Open, AlertStatus::Acknowledged)
@@ -280,7 +281,7 @@ impl Command for HandleAlert {
         m.update(tx.db()).await?;
         let mut e = NewEvent::new(
             "alert.handled",
-            json!({ "alert_id": a.id, "from": a.status, "to": self.to, "by": tx.principal.subject, "note": self.note.chars().take(500).collect::<String>() }),
+            json!({ "alert_id": a.id, "from": a.status, "to": self.to, "by": tx.principal.subject, "note": note }),
         );
         if let Some(m) = a.merchant {
             e = e.merchant(m);

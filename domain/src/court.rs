@@ -30,14 +30,7 @@ use crate::scheduler::{self, JobKind};
 pub const MAX_CASE_NO_CHARS: usize = 64;
 
 fn check_case_no(case_no: &str) -> DomainResult<String> {
-    let c = case_no.trim();
-    if c.is_empty() || c.chars().count() > MAX_CASE_NO_CHARS || c.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            "caseNo",
-            format!("must be 1 to {MAX_CASE_NO_CHARS} characters"),
-        ));
-    }
-    Ok(c.to_owned())
+    crate::text::required("caseNo", case_no, MAX_CASE_NO_CHARS)
 }
 
 /// The court a principal acts for: a court principal acts for its own court; the bank names one.

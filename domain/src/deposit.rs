@@ -224,14 +224,7 @@ async fn active_scheme(
 }
 
 fn check_ref(field: &'static str, value: &str) -> DomainResult<String> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > MAX_REF_CHARS || v.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be 1 to {MAX_REF_CHARS} characters"),
-        ));
-    }
-    Ok(v.to_owned())
+    crate::text::required(field, value, MAX_REF_CHARS)
 }
 
 fn deposit_event(kind: &'static str, owner: i64, scheme: i64, data: serde_json::Value) -> NewEvent {

@@ -50,6 +50,7 @@ pub mod screening;
 pub mod split;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod text;
 pub mod voucher;
 
 use std::sync::Arc;

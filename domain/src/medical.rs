@@ -336,14 +336,8 @@ impl Command for RefundPatientPayment {
             return Err(DomainError::not_found("receipt", self.receipt));
         }
         let amount = self.amount.positive()?;
-        let reason = self.reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control)
-        {
-            return Err(DomainError::invalid(
-                "reason",
-                "must be 1 to 500 characters without control characters",
-            ));
-        }
+        let reason = crate::text::required("reason", &self.reason, 500)?;
+        let reason = reason.as_str();
         let r = receipt::Entity::find_by_id(self.receipt.0)
             .one(tx.db())
             .await?

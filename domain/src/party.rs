@@ -168,14 +168,7 @@ pub async fn find_payer_by_id_number<C: ConnectionTrait>(
 }
 
 fn check_name(name: &str) -> DomainResult<String> {
-    let n = name.trim();
-    if n.is_empty() || n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            "name",
-            format!("must be 1 to {MAX_NAME_CHARS} characters without control characters"),
-        ));
-    }
-    Ok(n.to_owned())
+    crate::text::required("name", name, MAX_NAME_CHARS)
 }
 
 struct NewParty {
@@ -251,6 +244,7 @@ impl Command for RegisterMerchant {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<PartyRecord> {
         tx.principal.require_role(&[Role::Bank])?;
         let name = check_name(&self.name)?;
+        let description = crate::text::optional("description", &self.description, 500)?;
         let uscc = self.uscc.trim().to_owned();
         let uscc_check = check_uscc(&uscc);
         if uscc_check == UsccCheck::Malformed {
@@ -270,17 +264,20 @@ impl Command for RegisterMerchant {
         }
         let onboarding =
             crate::onboarding::check(tx, &name, &uscc, uscc_check, self.licence.as_ref()).await?;
-        let merchant = insert_party(tx, NewParty {
-            kind: PartyKind::Merchant,
-            name,
-            region: Some(self.region.clone()),
-            industry: Some(self.industry),
-            uscc: Some(uscc),
-            status: onboarding.status,
-            attributes: json!({ "description": self.description.chars().take(500).collect::<String>(), "licence": self.licence }),
-            id_number: None,
-            phone: None,
-        })
+        let merchant = insert_party(
+            tx,
+            NewParty {
+                kind: PartyKind::Merchant,
+                name,
+                region: Some(self.region.clone()),
+                industry: Some(self.industry),
+                uscc: Some(uscc),
+                status: onboarding.status,
+                attributes: json!({ "description": description, "licence": self.licence }),
+                id_number: None,
+                phone: None,
+            },
+        )
         .await?;
         tx.emit(
             NewEvent::new(
@@ -463,6 +460,7 @@ impl Command for SetMerchantStatus {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<PartyRecord> {
         tx.principal.require_role(&[Role::Bank, Role::Regulator])?;
         let m = get_party_of(tx.db(), self.merchant, PartyKind::Merchant).await?;
+        let reason = crate::text::optional("reason", &self.reason, 500)?;
         if tx.principal.role == Role::Regulator {
             let (Some(region), Some(industry)) = (&m.region, m.industry) else {
                 return Err(DomainError::not_found("merchant", self.merchant));
@@ -486,13 +484,13 @@ impl Command for SetMerchantStatus {
         tx.emit(
             NewEvent::new(
                 "merchant.status_changed",
-                json!({ "party_id": m.id, "from": m.status, "to": self.status, "reason": self.reason.chars().take(500).collect::<String>(), "by": tx.principal.role }),
+                json!({ "party_id": m.id, "from": m.status, "to": self.status, "reason": reason, "by": tx.principal.role }),
             )
             .merchant(m.id),
         );
         crate::alert::raise(
             tx,
-            crate::alert::NewAlert::merchant_status_changed(&m, self.status, &self.reason),
+            crate::alert::NewAlert::merchant_status_changed(&m, self.status, &reason),
         )
         .await?;
         get_party(tx.db(), m.id).await

@@ -204,7 +204,7 @@ impl Command for BatchPayout {
         }
         let mut errors = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
-            if item.name.trim().is_empty() || item.name.chars().count() > 50 {
+            if crate::text::required("name", &item.name, 50).is_err() {
                 errors.push(format!("line {}: name must be 1 to 50 characters", i + 1));
             }
             if !is_valid_card_number(&item.card_number) {

@@ -220,7 +220,7 @@ pub fn line_problems(items: &[PayoutItem], rule: Option<&PayrollRule>) -> Vec<Li
                 problem: p,
             })
         };
-        if item.name.trim().is_empty() || item.name.chars().count() > MAX_WORKER_NAME_CHARS {
+        if crate::text::required("name", &item.name, MAX_WORKER_NAME_CHARS).is_err() {
             problem(
                 LineProblemKind::Name,
                 format!("name must be 1 to {MAX_WORKER_NAME_CHARS} characters"),

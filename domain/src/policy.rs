@@ -326,7 +326,7 @@ impl Policy {
             );
         }
         for (i, m) in self.milestones.iter().enumerate() {
-            if m.name.trim().is_empty() || m.name.chars().count() > 100 {
+            if crate::text::required("name", &m.name, 100).is_err() {
                 return bad(
                     "policy.milestones.name",
                     format!("milestone {} needs a name of 1 to 100 characters", i + 1),

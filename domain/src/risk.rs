@@ -574,12 +574,10 @@ impl Command for RecordComplaint {
                 ));
             }
         }
-        if self.text.trim().is_empty() || self.text.chars().count() > 1000 {
-            return Err(DomainError::invalid("text", "must be 1 to 1000 characters"));
-        }
+        let text = crate::text::required("text", &self.text, 1000)?;
         let mut e = NewEvent::new(
             "complaint.recorded",
-            json!({ "by_role": tx.principal.role, "text": self.text.trim() }),
+            json!({ "by_role": tx.principal.role, "text": text }),
         )
         .merchant(m.id);
         if let Some(o) = self.order {

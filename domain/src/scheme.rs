@@ -175,9 +175,7 @@ impl Command for CreateScheme {
                 "scheme code {code} is taken"
             )));
         }
-        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
-            return Err(DomainError::invalid("name", "must be 1 to 200 characters"));
-        }
+        crate::text::required("name", &self.name, 200)?;
         if let Some(r) = self.regulator {
             let reg = get_party_of(tx.db(), r, PartyKind::Regulator).await?;
             if !reg

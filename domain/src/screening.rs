@@ -142,11 +142,18 @@ fn parse_rows(csv_text: &str) -> DomainResult<Vec<Row>> {
             errors.push(format!("line {line}: {uscc:?} is not a USCC"));
             continue;
         }
-        let name = field(1);
-        if name.is_empty() || name.chars().count() > 100 {
-            errors.push(format!("line {line}: name must be 1 to 100 characters"));
+        let Ok(name) = crate::text::required("name", &field(1), 100) else {
+            errors.push(format!(
+                "line {line}: name must be 1 to 100 characters without control or invisible characters"
+            ));
             continue;
-        }
+        };
+        let Ok(reason) = crate::text::optional("reason", &field(2), 500) else {
+            errors.push(format!(
+                "line {line}: reason must be at most 500 characters without control or invisible characters"
+            ));
+            continue;
+        };
         let listed_on = match field(3).parse::<chrono::NaiveDate>() {
             Ok(d) => d,
             Err(_) => {
@@ -159,7 +166,7 @@ fn parse_rows(csv_text: &str) -> DomainResult<Vec<Row>> {
         rows.push(Row {
             uscc,
             name,
-            reason: field(2).chars().take(500).collect(),
+            reason,
             listed_on,
         });
     }

@@ -214,14 +214,7 @@ async fn pending_total<C: ConnectionTrait>(
 }
 
 fn check_text(field: &'static str, value: &str, max_chars: usize) -> DomainResult<String> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > max_chars || v.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be 1 to {max_chars} characters without control characters"),
-        ));
-    }
-    Ok(v.to_owned())
+    crate::text::required(field, value, max_chars)
 }
 
 fn check_ref(field: &'static str, value: &str) -> DomainResult<String> {
@@ -408,12 +401,7 @@ impl Command for ApprovePurchase {
         tx.principal.require_role(&[Role::Regulator])?;
         let me = tx.principal.own_party()?;
         let p = purchase_visible(tx.db(), tx.principal, self.purchase).await?;
-        if self.note.chars().count() > MAX_NOTE_CHARS || self.note.chars().any(char::is_control) {
-            return Err(DomainError::invalid(
-                "note",
-                format!("at most {MAX_NOTE_CHARS} characters"),
-            ));
-        }
+        crate::text::optional("note", &self.note, MAX_NOTE_CHARS)?;
         let scheme = get_scheme(tx.db(), p.scheme).await?;
         let is_bureau = match scheme.regulator {
             Some(r) => r == me,

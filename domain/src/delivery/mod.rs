@@ -200,13 +200,8 @@ impl Command for RegisterWebhookEndpoint {
         tx.principal.require_role(&[Role::Bank])?;
         let url = check_url(&self.url)?;
         check_secret(&self.secret)?;
-        let description = self.description.trim();
-        if description.chars().count() > 200 || description.chars().any(char::is_control) {
-            return Err(DomainError::invalid(
-                "description",
-                "at most 200 characters",
-            ));
-        }
+        let description = crate::text::optional("description", &self.description, 200)?;
+        let description = description.as_str();
         let active = webhook_endpoint::Entity::find()
             .filter(webhook_endpoint::Column::Active.eq(true))
             .count(tx.db())

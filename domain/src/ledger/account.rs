@@ -155,10 +155,8 @@ impl TryFrom<account::Model> for AccountRecord {
 /// # Errors
 /// Unknown or closed parent; tree too deep; a duplicate external number.
 pub async fn open_account(tx: &Tx<'_>, new: NewAccount) -> Result<AccountRecord, DomainError> {
-    let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(DomainError::invalid("name", "must be 1 to 200 characters"));
-    }
+    let name = crate::text::required("name", &new.name, 200)?;
+    let name = name.as_str();
     let level = match new.parent {
         None => 0,
         Some(p) => {

@@ -57,14 +57,7 @@ impl Command for ConfirmMilestone {
         };
         tx.principal.require_role(allowed)?;
         let order = crate::queries::order_visible(tx.db(), tx.principal, self.order).await?;
-        if self.evidence.chars().count() > MAX_EVIDENCE_CHARS
-            || self.evidence.chars().any(char::is_control)
-        {
-            return Err(DomainError::invalid(
-                "evidence",
-                format!("at most {MAX_EVIDENCE_CHARS} characters"),
-            ));
-        }
+        crate::text::optional("evidence", &self.evidence, MAX_EVIDENCE_CHARS)?;
         if self.as_ == Confirmer::Evidence && self.evidence.trim().is_empty() {
             return Err(DomainError::invalid(
                 "evidence",

@@ -167,6 +167,7 @@ impl Command for ResolveEscalation {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<OrderRecord> {
         tx.principal.require_role(&[Role::Regulator, Role::Bank])?;
         let order = crate::queries::order_visible(tx.db(), tx.principal, self.order).await?;
+        let note = crate::text::optional("note", &self.note, 500)?;
         if order.status != OrderStatus::Escalated {
             return Err(DomainError::invalid_state(
                 format!("order {}", order.order_no),
@@ -175,10 +176,13 @@ impl Command for ResolveEscalation {
             ));
         }
         tx.emit(
-            NewEvent::new("order.escalation_resolved", json!({ "decision": self.decision, "by": tx.principal.party_id, "note": self.note.chars().take(500).collect::<String>() }))
-                .order(order.id)
-                .merchant(order.merchant)
-                .scheme(order.scheme),
+            NewEvent::new(
+                "order.escalation_resolved",
+                json!({ "decision": self.decision, "by": tx.principal.party_id, "note": note }),
+            )
+            .order(order.id)
+            .merchant(order.merchant)
+            .scheme(order.scheme),
         );
         match self.decision {
             EscalationDecision::Release => {

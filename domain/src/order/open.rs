@@ -45,14 +45,7 @@ impl Command for OpenOrder {
             ));
         }
         let total = self.total.positive()?;
-        if self.description.chars().count() > MAX_DESCRIPTION_CHARS
-            || self.description.chars().any(char::is_control)
-        {
-            return Err(DomainError::invalid(
-                "description",
-                format!("at most {MAX_DESCRIPTION_CHARS} characters, no control characters"),
-            ));
-        }
+        crate::text::optional("description", &self.description, MAX_DESCRIPTION_CHARS)?;
         let scheme = get_scheme(tx.db(), self.scheme).await?;
         if scheme.status != SchemeStatus::Active {
             return Err(DomainError::invalid_state(

@@ -200,9 +200,7 @@ pub(crate) async fn request(
             "refund",
         ));
     }
-    if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        return Err(DomainError::invalid("reason", "at most 500 characters"));
-    }
+    crate::text::optional("reason", reason, 500)?;
     let open = refunds_of(tx.db(), order.id)
         .await?
         .into_iter()

@@ -160,13 +160,8 @@ pub(super) async fn start(
 ) -> DomainResult<ClosingDownOutcome> {
     tx.principal.require_role(&[Role::Bank, Role::Regulator])?;
     let m = crate::queries::merchant_visible(tx.db(), tx.principal, cmd.merchant).await?;
-    let reason = cmd.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            "reason",
-            "must be 1 to 500 characters without control characters",
-        ));
-    }
+    let reason = crate::text::required("reason", &cmd.reason, 500)?;
+    let reason = reason.as_str();
     let s = get_scheme(tx.db(), cmd.scheme).await?;
     let e = enrollment_row(tx.db(), m.id, s.id).await?;
     if e.status != EnrollmentStatus::Active.as_str() {

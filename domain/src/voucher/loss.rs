@@ -32,13 +32,8 @@ impl Command for ReportVoucherLoss {
 
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<VoucherRecord> {
         let v = voucher_for_holder_or_bank(tx, self.voucher).await?;
-        let reason = self.reason.trim();
-        if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
-            return Err(DomainError::invalid(
-                "reason",
-                format!("at most {MAX_REASON_CHARS} characters"),
-            ));
-        }
+        let reason = crate::text::optional("reason", &self.reason, MAX_REASON_CHARS)?;
+        let reason = reason.as_str();
         if !v.status.is_usable() {
             return Err(DomainError::invalid_state(
                 format!("voucher {}", v.number),

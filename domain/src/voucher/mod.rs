@@ -222,17 +222,9 @@ pub fn plus_months(t: Timestamp, months: u32) -> DomainResult<Timestamp> {
         .ok_or_else(|| DomainError::invalid("months", "the date is out of range"))
 }
 
-/// Refuses a reference (contract, certificate) that is empty, too long or has control
-/// characters.
+/// Refuses a reference (contract, certificate) that is empty, too long or hides characters.
 pub(crate) fn check_ref(field: &'static str, value: &str) -> DomainResult<String> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > MAX_REF_CHARS || v.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be 1 to {MAX_REF_CHARS} characters"),
-        ));
-    }
-    Ok(v.to_owned())
+    crate::text::required(field, value, MAX_REF_CHARS)
 }
 
 /// Refuses to act on a voucher whose validity has ended (its expiry job may not have run yet).

@@ -108,10 +108,8 @@ impl Command for CreateVoucherProject {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<VoucherProjectRecord> {
         let s = voucher_scheme(tx, self.scheme).await?;
         super::voucher_rule(tx.db(), s.id, s.current_version).await?;
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(DomainError::invalid("name", "must be 1 to 100 characters"));
-        }
+        let name = crate::text::required("name", &self.name, 100)?;
+        let name = name.as_str();
         if let Some(d) = self.developer {
             enrollment_of(tx.db(), d, s.id).await?;
         }
