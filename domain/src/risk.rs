@@ -258,32 +258,25 @@ async fn released_since<C: ConnectionTrait>(
     merchant: PartyId,
     since_us: i64,
 ) -> DomainResult<i64> {
-    let orders: Vec<i64> = escrow_order::Entity::find()
-        .select_only()
+    // Subqueries, not id lists: a large merchant has more orders and releases than a query
+    // may bind parameters.
+    use sea_orm::sea_query::Query;
+    let merchants_orders = Query::select()
         .column(escrow_order::Column::Id)
-        .filter(escrow_order::Column::MerchantId.eq(merchant.0))
-        .into_tuple()
-        .all(db)
-        .await?;
-    if orders.is_empty() {
-        return Ok(0);
-    }
-    let entries: Vec<i64> = journal_entry::Entity::find()
-        .select_only()
+        .from(escrow_order::Entity)
+        .and_where(escrow_order::Column::MerchantId.eq(merchant.0))
+        .to_owned();
+    let releases = Query::select()
         .column(journal_entry::Column::Id)
-        .filter(journal_entry::Column::Kind.eq(EntryKind::Release.as_str()))
-        .filter(journal_entry::Column::OrderId.is_in(orders))
-        .filter(journal_entry::Column::CreatedAtUs.gte(since_us))
-        .into_tuple()
-        .all(db)
-        .await?;
-    if entries.is_empty() {
-        return Ok(0);
-    }
+        .from(journal_entry::Entity)
+        .and_where(journal_entry::Column::Kind.eq(EntryKind::Release.as_str()))
+        .and_where(journal_entry::Column::OrderId.in_subquery(merchants_orders))
+        .and_where(journal_entry::Column::CreatedAtUs.gte(since_us))
+        .to_owned();
     let amounts: Vec<i64> = posting::Entity::find()
         .select_only()
         .column(posting::Column::AmountFen)
-        .filter(posting::Column::EntryId.is_in(entries))
+        .filter(posting::Column::EntryId.in_subquery(releases))
         .into_tuple()
         .all(db)
         .await?;

@@ -27,14 +27,17 @@ pub async fn entries<C: ConnectionTrait>(
     p.require_role(&[Role::Bank])?;
     let mut q = journal_entry::Entity::find();
     if let Some(a) = account {
-        let ids: Vec<i64> = posting::Entity::find()
-            .select_only()
-            .column(posting::Column::EntryId)
-            .filter(posting::Column::AccountId.eq(a.0))
-            .into_tuple()
-            .all(db)
-            .await?;
-        q = q.filter(journal_entry::Column::Id.is_in(ids));
+        // A subquery, not a list of ids: a clearing account has more entries than a query
+        // may bind parameters.
+        q = q.filter(
+            journal_entry::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(posting::Column::EntryId)
+                    .from(posting::Entity)
+                    .and_where(posting::Column::AccountId.eq(a.0))
+                    .to_owned(),
+            ),
+        );
     }
     if let Some(a) = page.after {
         q = q.filter(journal_entry::Column::Id.lt(a));

@@ -158,6 +158,22 @@ db_test!(external_accounts_may_go_negative, |db: TestDb| async move {
 });
 
 db_test!(
+    balances_of_more_accounts_than_a_query_may_bind,
+    |db: TestDb| async move {
+        let escrow = db.escrow().await;
+        let (world, esc) = funded_escrow(&escrow, "5.00").await;
+        // 70,000 ids: past SQLite's 32,766 and PostgreSQL's 65,535 bind parameters.
+        let mut ids: Vec<AccountId> = (1_000_000..1_070_000).map(AccountId).collect();
+        ids.insert(35_000, esc);
+        ids.push(world);
+        let got = balances_of(&db.db, &ids).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[&esc].balance_fen, 500);
+        assert_eq!(got[&world].balance_fen, -500);
+    }
+);
+
+db_test!(
     holds_reduce_available_without_moving_money,
     |db: TestDb| async move {
         let escrow = db.escrow().await;

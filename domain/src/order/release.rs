@@ -213,22 +213,18 @@ async fn released_this_month(tx: &Tx<'_>, payable: i64) -> DomainResult<Money> {
     let today = tx.now.china_date();
     let start = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
     let since = Timestamp::china_midnight(start);
-    let entries: Vec<i64> = journal_entry::Entity::find()
-        .select_only()
+    // A subquery: a month of every merchant's releases is more ids than a query may bind.
+    let this_months_releases = sea_orm::sea_query::Query::select()
         .column(journal_entry::Column::Id)
-        .filter(journal_entry::Column::Kind.eq(EntryKind::Release.as_str()))
-        .filter(journal_entry::Column::CreatedAtUs.gte(since.0))
-        .into_tuple()
-        .all(tx.db())
-        .await?;
-    if entries.is_empty() {
-        return Ok(Money::ZERO);
-    }
+        .from(journal_entry::Entity)
+        .and_where(journal_entry::Column::Kind.eq(EntryKind::Release.as_str()))
+        .and_where(journal_entry::Column::CreatedAtUs.gte(since.0))
+        .to_owned();
     let amounts: Vec<i64> = posting::Entity::find()
         .select_only()
         .column(posting::Column::AmountFen)
         .filter(posting::Column::AccountId.eq(payable))
-        .filter(posting::Column::EntryId.is_in(entries))
+        .filter(posting::Column::EntryId.in_subquery(this_months_releases))
         .into_tuple()
         .all(tx.db())
         .await?;
@@ -281,7 +277,7 @@ async fn release_one(
     .update(tx.db())
     .await?;
     if completed {
-        scheduler::cancel(tx, &scheduler::expiry_key(order.id)).await?;
+        scheduler::cancel_expiry(tx, order.id).await?;
     }
     // The next milestone is now current: its clock starts.
     if let (Some(n), Some(rule)) = (
