@@ -25,6 +25,8 @@ use crate::ids::Seq;
 
 /// Leaves read from the database per query while following the log.
 const SYNC_BATCH: u64 = 10_000;
+/// Leaves read per query when a node starts and rebuilds its tree.
+const LOAD_BATCH: u64 = 100_000;
 
 /// A stored, signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +69,7 @@ impl TransparencyLog {
             key,
             tree: RwLock::new(Tree::new()),
         };
-        let leaves = read_leaves(db, 0, u64::MAX).await?;
+        let leaves = read_all_leaves(db, LOAD_BATCH).await?;
         *log.tree.write().map_err(poisoned)? = Tree::from_leaf_hashes(leaves);
         Ok(log)
     }
@@ -243,24 +245,62 @@ pub async fn checkpoint_at<C: ConnectionTrait>(
 }
 
 /// Stored leaf hashes of seqs `from .. from + limit`, in order.
+/// Every stored leaf hash in seq order, read `batch` rows per query, so that only one page is
+/// held as text beside the hashes: at 10M events one query for all of them left gigabytes of
+/// freed heap in the process after the load.
+async fn read_all_leaves<C: ConnectionTrait>(db: &C, batch: u64) -> Result<Vec<Hash>, DomainError> {
+    let mut leaves = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = read_leaf_page(db, from, batch).await?;
+        let Some((last, _)) = page.last() else { break };
+        from = last + 1;
+        let full = page.len() as u64 == batch;
+        leaves.extend(page.into_iter().map(|(_, h)| h));
+        if !full {
+            break;
+        }
+    }
+    leaves.shrink_to_fit();
+    Ok(leaves)
+}
+
 async fn read_leaves<C: ConnectionTrait>(
     db: &C,
     from: u64,
     limit: u64,
 ) -> Result<Vec<Hash>, DomainError> {
-    let mut q = event::Entity::find()
+    Ok(read_leaf_page(db, from, limit)
+        .await?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect())
+}
+
+/// Up to `limit` (seq, leaf hash) pairs from seq `from` on, in seq order.
+async fn read_leaf_page<C: ConnectionTrait>(
+    db: &C,
+    from: u64,
+    limit: u64,
+) -> Result<Vec<(u64, Hash)>, DomainError> {
+    let rows: Vec<(i64, String)> = event::Entity::find()
         .select_only()
+        .column(event::Column::Seq)
         .column(event::Column::LeafHash)
         .filter(event::Column::Seq.gte(to_i64(from)?))
-        .order_by_asc(event::Column::Seq);
-    if limit != u64::MAX {
-        q = q.limit(limit);
-    }
-    let rows: Vec<String> = q.into_tuple().all(db).await?;
-    rows.iter()
-        .map(|h| {
-            h.parse::<Hash>()
-                .map_err(|_| DomainError::Invariant(format!("stored leaf hash {h:?} is malformed")))
+        .order_by_asc(event::Column::Seq)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(seq, h)| {
+            let hash = h.parse::<Hash>().map_err(|_| {
+                DomainError::Invariant(format!("stored leaf hash {h:?} is malformed"))
+            })?;
+            let seq = u64::try_from(seq)
+                .map_err(|_| DomainError::Invariant(format!("event seq {seq} is negative")))?;
+            Ok((seq, hash))
         })
         .collect()
 }
@@ -349,6 +389,26 @@ mod tests {
             .map(|b| b.rule)
             .collect()
     }
+
+    db_test!(
+        the_tree_is_the_same_whatever_the_page_size_it_is_read_in,
+        |db: TestDb| async move {
+            let w = World::new(&db).await;
+            for name in ["段誉", "王语嫣", "萧峰", "虚竹"] {
+                w.payer(name).await;
+            }
+            let (log, _) = signed_log(&db).await;
+            let size = log.size();
+            assert!(size > 4, "{size}");
+            let whole = read_leaves(&db.db, 0, size + 10).await.unwrap();
+            for batch in [1, 2, 3, size - 1, size, size + 1] {
+                let paged = read_all_leaves(&db.db, batch).await.unwrap();
+                assert_eq!(paged, whole, "batch {batch}");
+            }
+            let root = Tree::from_leaf_hashes(whole).root_at(size).unwrap();
+            assert_eq!(root, log.root_at(size).unwrap());
+        }
+    );
 
     db_test!(
         a_changed_event_is_caught_by_the_audit,
