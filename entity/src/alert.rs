@@ -23,6 +23,8 @@ pub struct Model {
     pub acknowledged_at_us: Option<i64>,
     pub resolved_by: Option<String>,
     pub resolved_at_us: Option<i64>,
+    /// Until when one node is paging on-call for this alert (others leave it alone).
+    pub page_lease_until_us: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

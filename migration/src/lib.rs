@@ -17,6 +17,7 @@ mod m20261125_000006_canteen;
 mod m20261125_000007_prepaid_cards;
 mod m20261125_000008_medical;
 mod m20261125_000009_payroll;
+mod m20261126_000010_alert_paging;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_prepaid_cards::Migration),
             Box::new(m20261125_000008_medical::Migration),
             Box::new(m20261125_000009_payroll::Migration),
+            Box::new(m20261126_000010_alert_paging::Migration),
         ]
     }
 }

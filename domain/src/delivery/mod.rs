@@ -18,8 +18,8 @@ mod worker;
 
 pub use notifier::{
     ALERTS_PER_PAGE_RUN, LocalNotifier, NotificationChannel, NotificationRecord, Notifier,
-    NotifyFuture, OnCall, PAGE_LOOKBACK_SECS, PageReport, notifications, page_on_call,
-    record_notification,
+    NotifyFuture, OnCall, PAGE_LEASE_SECS, PAGE_LOOKBACK_SECS, PageReport, notifications,
+    page_on_call, record_notification,
 };
 pub use worker::{
     DELIVERY_HEADER, DELIVERY_LEASE_SECS, DeliveryRunReport, FIRST_RETRY_SECS, MAX_RETRY_SECS,

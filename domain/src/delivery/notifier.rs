@@ -4,15 +4,17 @@
 //!
 //! [`page_on_call`] is the worker: it finds open alerts of the last day at or above the
 //! configured severities and texts or calls the configured numbers once per alert, channel and
-//! number. Whom to page and from which severity is configuration ([`OnCall`]), never constants.
+//! number — also with several nodes paging from one database: a node takes a short lease on
+//! an alert before it reads what was sent for it and sends the rest. Whom to page and from which severity is configuration ([`OnCall`]), never constants.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,9 @@ use crate::queries::{Page, Paged};
 /// Alerts older than this are not paged any more (an on-call person paged a day late helps
 /// no one; the alert is still in the list).
 pub const PAGE_LOOKBACK_SECS: i64 = 86_400;
+/// Longest a node holds an alert while it pages for it; a send that takes longer may be
+/// repeated by another node.
+pub const PAGE_LEASE_SECS: i64 = 60;
 /// Alerts looked at per run.
 pub const ALERTS_PER_PAGE_RUN: u64 = 1_000;
 /// Longest text message and spoken message.
@@ -277,15 +282,38 @@ pub async fn page_on_call(
     if alerts.is_empty() {
         return Ok(report);
     }
-    let sent: std::collections::HashSet<(i64, String, String)> = notification::Entity::find()
-        .filter(notification::Column::AlertId.is_in(alerts.iter().map(|a| a.id)))
-        .all(escrow.db())
-        .await?
-        .into_iter()
-        .filter_map(|n| n.alert_id.map(|a| (a, n.channel, n.recipient)))
-        .collect();
+    let sent_before = sent_for(escrow, alerts.iter().map(|a| a.id)).await?;
     for a in alerts {
         let severity: Severity = a.severity.parse()?;
+        let wanted: Vec<(NotificationChannel, &String)> = [
+            (NotificationChannel::Sms, &on_call.sms_to, on_call.sms_from),
+            (
+                NotificationChannel::Voice,
+                &on_call.call_to,
+                on_call.call_from,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, _, from)| rank(severity) >= rank(*from))
+        .flat_map(|(channel, numbers, _)| numbers.iter().map(move |to| (channel, to)))
+        .collect();
+        let pending = |sent: &SentSet| -> Vec<(NotificationChannel, &String)> {
+            wanted
+                .iter()
+                .filter(|(c, to)| !sent.contains(&(a.id, c.as_str().to_owned(), (*to).clone())))
+                .copied()
+                .collect()
+        };
+        // Everything already sent (the usual case on every run after the first): no write.
+        if pending(&sent_before).is_empty() {
+            continue;
+        }
+        // Another node paging for this alert right now: it is theirs this run.
+        let Some(lease) = take_page_lease(escrow, a.id, now).await? else {
+            continue;
+        };
+        // Read again under the lease, so what another node sent meanwhile is seen.
+        let sent = sent_for(escrow, [a.id]).await?;
         let id = AlertId(a.id);
         let text: String = format!("[履约 Lvyue {severity}] {} ({id})", a.message)
             .chars()
@@ -295,37 +323,68 @@ pub async fn page_on_call(
             .chars()
             .take(MAX_CALL_CHARS)
             .collect();
-        for (channel, numbers, from) in [
-            (NotificationChannel::Sms, &on_call.sms_to, on_call.sms_from),
-            (
-                NotificationChannel::Voice,
-                &on_call.call_to,
-                on_call.call_from,
-            ),
-        ] {
-            if rank(severity) < rank(from) {
-                continue;
-            }
-            for to in numbers {
-                if sent.contains(&(a.id, channel.as_str().to_owned(), to.clone())) {
-                    continue;
-                }
-                let result = match channel {
-                    NotificationChannel::Sms => notifier.send_sms(to, &text, Some(id)).await,
-                    NotificationChannel::Voice => notifier.place_call(to, &spoken, Some(id)).await,
-                };
-                match (result, channel) {
-                    (Ok(()), NotificationChannel::Sms) => report.texts += 1,
-                    (Ok(()), NotificationChannel::Voice) => report.calls += 1,
-                    (Err(e), _) => {
-                        tracing::warn!(alert = a.id, %channel, error = %e, "paging failed, will retry");
-                        report.failed += 1;
-                    }
+        for (channel, to) in pending(&sent) {
+            let result = match channel {
+                NotificationChannel::Sms => notifier.send_sms(to, &text, Some(id)).await,
+                NotificationChannel::Voice => notifier.place_call(to, &spoken, Some(id)).await,
+            };
+            match (result, channel) {
+                (Ok(()), NotificationChannel::Sms) => report.texts += 1,
+                (Ok(()), NotificationChannel::Voice) => report.calls += 1,
+                (Err(e), _) => {
+                    tracing::warn!(alert = a.id, %channel, error = %e, "paging failed, will retry");
+                    report.failed += 1;
                 }
             }
         }
+        release_page_lease(escrow, a.id, lease).await?;
     }
     Ok(report)
+}
+
+/// (alert, channel, recipient) of every message logged for these alerts.
+type SentSet = std::collections::HashSet<(i64, String, String)>;
+
+async fn sent_for(escrow: &Escrow, alerts: impl IntoIterator<Item = i64>) -> DomainResult<SentSet> {
+    Ok(notification::Entity::find()
+        .filter(notification::Column::AlertId.is_in(alerts))
+        .all(escrow.db())
+        .await?
+        .into_iter()
+        .filter_map(|n| n.alert_id.map(|a| (a, n.channel, n.recipient)))
+        .collect())
+}
+
+/// Takes the alert for this run if no other node holds it: the lease ends at `now` +
+/// [`PAGE_LEASE_SECS`], so a node that dies while paging holds it no longer than that.
+async fn take_page_lease(escrow: &Escrow, alert: i64, now: Timestamp) -> DomainResult<Option<i64>> {
+    let until = now.plus_seconds(PAGE_LEASE_SECS).0;
+    let taken = alert::Entity::update_many()
+        .col_expr(alert::Column::PageLeaseUntilUs, Expr::value(until))
+        .filter(alert::Column::Id.eq(alert))
+        .filter(
+            Condition::any()
+                .add(alert::Column::PageLeaseUntilUs.is_null())
+                .add(alert::Column::PageLeaseUntilUs.lte(now.0)),
+        )
+        .exec(escrow.db())
+        .await?;
+    Ok((taken.rows_affected == 1).then_some(until))
+}
+
+/// Gives the alert back once its sends are done and logged (the next run retries a failed
+/// send at once), unless the lease ran out and another node took it meanwhile.
+async fn release_page_lease(escrow: &Escrow, alert: i64, lease: i64) -> DomainResult<()> {
+    alert::Entity::update_many()
+        .col_expr(
+            alert::Column::PageLeaseUntilUs,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(alert::Column::Id.eq(alert))
+        .filter(alert::Column::PageLeaseUntilUs.eq(lease))
+        .exec(escrow.db())
+        .await?;
+    Ok(())
 }
 
 /// The notification log, newest first (bank only).

@@ -218,6 +218,79 @@ db_test!(
     }
 );
 
+db_test!(
+    two_nodes_paging_at_once_text_and_call_once,
+    |db: TestDb| async move {
+        let (w, m) = setup(&db).await;
+        let warning = overdue_refund(&db, &w, &m).await;
+        let critical = status_alert(&db, &w, &m, PartyStatus::Suspended).await;
+        // A second node: its own Escrow on the same database.
+        let other = World::at(&db, w.clock.now()).await;
+        let (here, there) = (
+            LocalNotifier::new(&w.escrow),
+            LocalNotifier::new(&other.escrow),
+        );
+        let on_call = rota();
+        for _ in 0..3 {
+            let (a, b) = tokio::join!(
+                page_on_call(&w.escrow, &here, &on_call, w.clock.now()),
+                page_on_call(&other.escrow, &there, &on_call, w.clock.now()),
+            );
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!((a.failed, b.failed), (0, 0));
+        }
+        let mut sent: Vec<(Option<AlertId>, NotificationChannel)> = log(&db, &w)
+            .await
+            .into_iter()
+            .map(|n| (n.alert, n.channel))
+            .collect();
+        sent.sort_by_key(|(a, c)| (a.map(|a| a.0), c.as_str()));
+        let mut expected = vec![
+            (Some(warning.id), NotificationChannel::Sms),
+            (Some(critical.id), NotificationChannel::Sms),
+            (Some(critical.id), NotificationChannel::Voice),
+        ];
+        expected.sort_by_key(|(a, c)| (a.map(|a| a.0), c.as_str()));
+        assert_eq!(sent, expected);
+        clean(&db).await;
+    }
+);
+
+db_test!(
+    an_alert_another_node_is_paging_for_waits_for_its_lease,
+    |db: TestDb| async move {
+        let (w, m) = setup(&db).await;
+        let critical = status_alert(&db, &w, &m, PartyStatus::Suspended).await;
+        // Another node took the alert and died before it sent anything.
+        let now = w.clock.now();
+        lvyue_entity::alert::Entity::update_many()
+            .col_expr(
+                lvyue_entity::alert::Column::PageLeaseUntilUs,
+                sea_orm::sea_query::Expr::value(now.plus_seconds(PAGE_LEASE_SECS).0),
+            )
+            .filter(lvyue_entity::alert::Column::Id.eq(critical.id.0))
+            .exec(&db.db)
+            .await
+            .unwrap();
+        let notifier = LocalNotifier::new(&w.escrow);
+        let r = page_on_call(&w.escrow, &notifier, &rota(), now)
+            .await
+            .unwrap();
+        assert_eq!(r, PageReport::default());
+        // Once its lease has run out, this node pages.
+        let r = page_on_call(
+            &w.escrow,
+            &notifier,
+            &rota(),
+            now.plus_seconds(PAGE_LEASE_SECS),
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.texts, r.calls), (1, 1));
+        clean(&db).await;
+    }
+);
+
 /// Fails its first send, then records like the local notifier.
 struct Flaky {
     inner: LocalNotifier,
