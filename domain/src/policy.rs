@@ -261,6 +261,10 @@ pub struct Policy {
     /// Days from opening after which the expiry action runs (a learner's permit: 3 years).
     #[serde(default)]
     pub validity_days: Option<u32>,
+    /// Days before the validity ends at which the regulator and the bank are told, while money
+    /// still waits (a DEADLINE_NEAR alert: "your learners' permits lapse in 30 days").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_notice_days: Option<u32>,
     #[serde(default)]
     pub expiry_action: ExpiryAction,
     #[serde(default)]
@@ -464,6 +468,21 @@ impl Policy {
                 return bad(
                     "policy.validity_days",
                     format!("at most {MAX_VALIDITY_DAYS}"),
+                );
+            }
+            _ => {}
+        }
+        match (self.expiry_notice_days, self.validity_days) {
+            (Some(_), None) => {
+                return bad(
+                    "policy.expiry_notice_days",
+                    "needs validity_days: there is no deadline to give notice of".into(),
+                );
+            }
+            (Some(n), Some(v)) if n == 0 || n >= v => {
+                return bad(
+                    "policy.expiry_notice_days",
+                    format!("must be from 1 to {} (less than validity_days)", v - 1),
                 );
             }
             _ => {}
@@ -735,6 +754,8 @@ mod tests {
         for (patch, needle) in [
             (json!({"milestones": []}), "milestones"),
             (json!({"validity_days": 0}), "validity_days"),
+            (json!({"expiry_notice_days": 1095}), "expiry_notice_days"),
+            (json!({"expiry_notice_days": 0}), "expiry_notice_days"),
             (
                 json!({"refund": {"deadline_working_days": 0}}),
                 "deadline_working_days",

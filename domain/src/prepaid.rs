@@ -288,7 +288,7 @@ impl Command for RecordUsage {
         .update(tx.db())
         .await?;
         if used_up {
-            scheduler::cancel(tx, &scheduler::expiry_key(order.id)).await?;
+            scheduler::cancel_expiry(tx, order.id).await?;
         }
         let left = unused.checked_sub(amount)?;
         tx.emit(

@@ -39,6 +39,8 @@ string_enum!(
         Settle = "SETTLE",
         /// An order's validity ends (target: order id).
         OrderExpiry = "ORDER_EXPIRY",
+        /// An order's validity ends soon: DEADLINE_NEAR alert (target: order id).
+        OrderExpiryNotice = "ORDER_EXPIRY_NOTICE",
         /// An order's inspection window ends: release what is left (target: order id).
         InspectionEnd = "INSPECTION_END",
         /// A milestone's time has come (target: milestone id).
@@ -111,8 +113,21 @@ pub async fn cancel(tx: &Tx<'_>, key: &str) -> DomainResult<()> {
     Ok(())
 }
 
+/// Cancels an order's expiry and its notice: the order closed before its validity ended.
+///
+/// # Errors
+/// Database errors.
+pub async fn cancel_expiry(tx: &Tx<'_>, order: OrderId) -> DomainResult<()> {
+    cancel(tx, &expiry_key(order)).await?;
+    cancel(tx, &expiry_notice_key(order)).await
+}
+
 pub fn expiry_key(order: OrderId) -> String {
     format!("expiry:{order}")
+}
+
+pub fn expiry_notice_key(order: OrderId) -> String {
+    format!("expiry-notice:{order}")
 }
 
 pub fn milestone_key(m: MilestoneId) -> String {
@@ -203,6 +218,9 @@ impl Command for FireJob {
                 }
                 .run(tx)
                 .await?;
+            }
+            JobKind::OrderExpiryNotice => {
+                crate::order::expiry::expiry_notice(tx, OrderId(j.target)).await?;
             }
             JobKind::InspectionEnd => {
                 crate::order::expiry::end_inspection(tx, OrderId(j.target)).await?;

@@ -363,7 +363,7 @@ impl Builder {
                 {"name": "科目一合格", "share_bp": 1500, "confirm_by": ["EVIDENCE"]},
                 {"name": "科目二合格", "share_bp": 3000, "confirm_by": ["EVIDENCE"]},
                 {"name": "科目三合格", "share_bp": 3000, "confirm_by": ["EVIDENCE"]}],
-            "validity_days": 1095, "expiry_action": "REFUND",
+            "validity_days": 1095, "expiry_notice_days": 60, "expiry_action": "REFUND",
             "refund": {"deadline_working_days": 15, "max_deduction_bp": 2000, "deduction_needs_regulator": true},
             "large_release_bp": 9000
         });
@@ -373,7 +373,7 @@ impl Builder {
                 {"name": "科目二学时", "share_bp": 3000, "confirm_by": ["REGULATOR"]},
                 {"name": "科目三学时", "share_bp": 3000, "confirm_by": ["REGULATOR"]},
                 {"name": "结业", "share_bp": 3000, "confirm_by": ["REGULATOR", "PAYER"]}],
-            "validity_days": 1095, "expiry_action": "REFUND",
+            "validity_days": 1095, "expiry_notice_days": 60, "expiry_action": "REFUND",
             "refund": {"deadline_working_days": 15, "max_deduction_bp": 1500, "deduction_needs_regulator": true}
         });
         let mut schools = Vec::new();

@@ -124,6 +124,49 @@ impl Command for ExpireOrder {
     }
 }
 
+/// The notice job: an order's validity ends soon and money still waits in escrow for it — the
+/// regulator of its scope and the bank hear of it while something can still be done (a learner
+/// can still take the exam before the permit lapses). DOMAIN.md: "deadlines near (permit or
+/// voucher expiry)".
+pub(crate) async fn expiry_notice(tx: &mut Tx<'_>, id: OrderId) -> DomainResult<()> {
+    let order = get_order(tx.db(), id).await?;
+    let waiting = order
+        .collected
+        .checked_sub(order.released)?
+        .checked_sub(order.refunded)?
+        .checked_sub(order.deducted)?;
+    let open = matches!(
+        order.status,
+        OrderStatus::AwaitingPayment | OrderStatus::Active
+    );
+    let Some(expires_at) = order.expires_at else {
+        return Ok(());
+    };
+    if !open || waiting.is_zero() || tx.now >= expires_at {
+        return Ok(());
+    }
+    let merchant = crate::party::get_party(tx.db(), order.merchant).await?;
+    let mut alert = NewAlert::new(
+        AlertKind::DeadlineNear,
+        Severity::Warning,
+        format!(
+            "order {} of {} with {waiting} unreleased expires on {}",
+            order.order_no,
+            merchant.name,
+            expires_at.china_date()
+        ),
+    )
+    .about_merchant(&merchant)
+    .details(json!({ "order_id": order.id, "order_no": order.order_no, "unreleased": waiting, "expires_at": expires_at.rfc3339(), "status": order.status }))
+    .dedupe(format!("order-deadline:{}", order.id));
+    alert.order = Some(order.id);
+    alert.scheme = Some(order.scheme);
+    alert.region = Some(order.region.as_str().to_owned());
+    alert.industry = Some(order.industry);
+    crate::alert::raise(tx, alert).await?;
+    Ok(())
+}
+
 async fn set_status(tx: &Tx<'_>, order: OrderId, status: OrderStatus) -> DomainResult<()> {
     escrow_order::ActiveModel {
         id: Set(order.0),

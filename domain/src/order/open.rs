@@ -198,6 +198,16 @@ impl Command for OpenOrder {
                 scheduler::expiry_key(id),
             )
             .await?;
+            if let Some(days) = policy.expiry_notice_days {
+                scheduler::schedule(
+                    tx,
+                    JobKind::OrderExpiryNotice,
+                    id.0,
+                    exp.plus_days(-i64::from(days)),
+                    scheduler::expiry_notice_key(id),
+                )
+                .await?;
+            }
         }
         let order = get_order(tx.db(), id).await?;
         tx.emit(

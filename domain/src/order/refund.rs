@@ -470,7 +470,7 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
             scheduler::cancel(tx, &scheduler::milestone_key(m.id)).await?;
         }
     }
-    scheduler::cancel(tx, &scheduler::expiry_key(order.id)).await?;
+    scheduler::cancel_expiry(tx, order.id).await?;
     refund::ActiveModel {
         id: Set(r.id),
         status: Set(RefundStatus::Executed.as_str().to_owned()),

@@ -568,6 +568,53 @@ db_test!(
 );
 
 db_test!(
+    a_permit_about_to_lapse_raises_one_deadline_alert_while_money_waits,
+    |db: TestDb| async move {
+        let mut policy = shenzhen();
+        policy["validity_days"] = json!(30);
+        policy["expiry_notice_days"] = json!(10);
+        let s = school(&db, policy).await;
+        let w = &s.w;
+        let waiting = w.order(&s.scheme, &s.merchant, &s.payer, "1000.00").await;
+        w.pay(&waiting, "1000.00").await;
+        // Opened but never paid: nothing waits, so nobody is told.
+        w.order(&s.scheme, &s.merchant, &s.payer, "100.00").await;
+        let deadline_alerts = || async {
+            crate::queries::alerts(
+                &db.db,
+                &w.bank,
+                None,
+                crate::queries::Page::new(None, 50).unwrap(),
+            )
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|a| a.kind == AlertKind::DeadlineNear)
+            .collect::<Vec<_>>()
+        };
+        w.pass_days(19).await;
+        assert!(deadline_alerts().await.is_empty());
+        w.pass_days(1).await;
+        let alerts = deadline_alerts().await;
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let a = &alerts[0];
+        assert_eq!(a.order, Some(waiting.id));
+        assert_eq!(a.region.as_deref(), Some(waiting.region.as_str()));
+        assert_eq!(a.industry, Some(Industry::DrivingSchool));
+        assert_eq!(a.details["unreleased"], "750.00");
+        // The expiry itself still runs when the day comes, and the notice never fires again.
+        w.pass_days(11).await;
+        assert_eq!(deadline_alerts().await.len(), 1);
+        assert_eq!(
+            get_order(&db.db, waiting.id).await.unwrap().status,
+            OrderStatus::Refunded
+        );
+        clean(&db).await;
+    }
+);
+
+db_test!(
     a_lapsed_three_year_permit_is_refunded_even_before_that_years_holidays_are_published,
     |db: TestDb| async move {
         // Opened in 2026, the permit lapses in 2029: no holiday calendar covers that year yet.

@@ -276,7 +276,7 @@ pub(crate) async fn refund_batch(
             }
             .update(tx.db())
             .await?;
-            scheduler::cancel(tx, &scheduler::expiry_key(o.id)).await?;
+            scheduler::cancel_expiry(tx, o.id).await?;
             for ms in milestones_of(tx.db(), o.id).await? {
                 if matches!(
                     ms.status,

@@ -29,7 +29,7 @@ fn watched_policy() -> Value {
     })
 }
 
-/// Orders valid 10 days, handed to the regulator at expiry.
+/// Orders valid 10 days (a deadline alert 3 days before), handed to the regulator at expiry.
 fn escalating_policy() -> Value {
     json!({
         "milestones": [
@@ -37,6 +37,7 @@ fn escalating_policy() -> Value {
             {"name": "结业", "share_bp": 7500, "confirm_by": ["EVIDENCE"]}
         ],
         "validity_days": 10,
+        "expiry_notice_days": 3,
         "expiry_action": "ESCALATE"
     })
 }
@@ -277,9 +278,20 @@ async fn every_alert_trigger_reaches_the_bank_and_only_the_regulators_in_scope(b
     )
     .await;
     assert_eq!(o["order"]["released"], "600.00");
+    // Day 8: O2's validity ends in 3 days with 750.00 still waiting: R1 is told.
+    clock.advance_days(7);
+    srv.tick().await;
+    let near: Vec<Value> = alerts_of(&srv, &r1)
+        .await
+        .into_iter()
+        .filter(|a| a["kind"] == "DEADLINE_NEAR")
+        .collect();
+    assert_eq!(near.len(), 1, "{near:?}");
+    assert_eq!(near[0]["orderId"], o2.as_str());
+    assert_eq!(near[0]["industry"], "DRIVING_SCHOOL");
     // Day 11: O2 expires with money unreleased and goes to the regulator, who releases it
     // although the evidence never came: a release ahead of delivery.
-    clock.advance_days(10);
+    clock.advance_days(3);
     srv.tick().await;
     let o = ok(
         &srv,
@@ -353,6 +365,7 @@ async fn every_alert_trigger_reaches_the_bank_and_only_the_regulators_in_scope(b
         "RELEASE_AHEAD_OF_DELIVERY",
         "CUSTODY_SHORTFALL",
         "MERCHANT_STATUS_CHANGED",
+        "DEADLINE_NEAR",
     ] {
         assert!(kinds_of_m1.contains(k), "{k} not raised: {kinds_of_m1:?}");
     }
@@ -367,7 +380,15 @@ async fn every_alert_trigger_reaches_the_bank_and_only_the_regulators_in_scope(b
     assert_eq!(by_kind("RELEASE_AHEAD_OF_DELIVERY")["orderId"], o2.as_str());
     assert_eq!(by_kind("CLOSING_DOWN")["merchantId"], m3.as_str());
     assert_eq!(by_kind("CLOSING_DOWN")["severity"], "CRITICAL");
-    assert_eq!(by_kind("DEADLINE_NEAR")["industry"], "HOUSING_VOUCHER");
+    let deadline_industries: BTreeSet<&str> = all
+        .iter()
+        .filter(|a| a["kind"] == "DEADLINE_NEAR")
+        .map(|a| a["industry"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        deadline_industries,
+        BTreeSet::from(["DRIVING_SCHOOL", "HOUSING_VOUCHER"])
+    );
     assert_eq!(by_kind("RECONCILIATION_BREAK")["region"], Value::Null);
 
     // Each regulator sees what is in its scope, nothing else; the bank sees everything.
@@ -375,9 +396,17 @@ async fn every_alert_trigger_reaches_the_bank_and_only_the_regulators_in_scope(b
     let seen_r2 = alerts_of(&srv, &r2).await;
     let seen_r3 = alerts_of(&srv, &r3).await;
     let r1_kinds = kinds(&seen_r1);
-    for k in ["DEADLINE_NEAR", "RECONCILIATION_BREAK"] {
-        assert!(!r1_kinds.contains(k), "R1 sees {k}");
-    }
+    assert!(
+        !r1_kinds.contains("RECONCILIATION_BREAK"),
+        "R1 sees a break"
+    );
+    assert!(
+        seen_r1
+            .iter()
+            .filter(|a| a["kind"] == "DEADLINE_NEAR")
+            .all(|a| a["industry"] == "DRIVING_SCHOOL"),
+        "R1 sees a voucher deadline"
+    );
     assert!(r1_kinds.contains("CLOSING_DOWN") && r1_kinds.contains("CUSTODY_SHORTFALL"));
     assert!(
         seen_r1
