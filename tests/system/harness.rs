@@ -44,13 +44,17 @@ impl TestServer {
         TestServer::start_on_db(db, tweak).await
     }
 
-    /// A server on `backend`, or `None` for PostgreSQL when it is not configured.
-    pub async fn start_on(backend: Backend) -> Option<TestServer> {
+    /// A server on `backend` with `tweak` applied to its configuration, or `None` for
+    /// PostgreSQL when it is not configured.
+    pub async fn start_on_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
         let db = match backend {
             Backend::Sqlite => TestDb::sqlite().await,
             Backend::Postgres => TestDb::postgres().await?,
         };
-        Some(TestServer::start_on_db(db, |_| {}).await)
+        Some(TestServer::start_on_db(db, tweak).await)
     }
 
     async fn start_on_db(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
@@ -365,6 +369,9 @@ pub async fn run_lvyue(args: &[&str], env: &[(&str, &str)]) -> Output {
 /// `on_both_backends!(name, |srv| { … });` makes `name::sqlite` and `name::postgres`.
 macro_rules! on_both_backends {
     ($name:ident, |$srv:ident| $body:block) => {
+        $crate::harness::on_both_backends!($name, tweak = |_| {}, |$srv| $body);
+    };
+    ($name:ident, tweak = $tweak:expr, |$srv:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -372,17 +379,20 @@ macro_rules! on_both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 #[allow(unused_mut)]
-                let mut $srv =
-                    $crate::harness::TestServer::start_on(lvyue_domain::testing::Backend::Sqlite)
-                        .await
-                        .expect("sqlite");
+                let mut $srv = $crate::harness::TestServer::start_on_with(
+                    lvyue_domain::testing::Backend::Sqlite,
+                    $tweak,
+                )
+                .await
+                .expect("sqlite");
                 $body
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                match $crate::harness::TestServer::start_on(
+                match $crate::harness::TestServer::start_on_with(
                     lvyue_domain::testing::Backend::Postgres,
+                    $tweak,
                 )
                 .await
                 {

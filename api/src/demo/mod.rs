@@ -43,6 +43,9 @@ pub enum Size {
 
 /// Loads the demo into the (empty) database of `escrow`'s connection.
 ///
+/// Call it before the server's workers start: the replay fires its own jobs on its own clock,
+/// and a scheduler on today's clock would find them all due and fire them out of turn.
+///
 /// # Errors
 /// The database is not empty (the demo refuses to mix with real data), or a command failed.
 pub async fn load(
