@@ -116,6 +116,11 @@ impl Escrow {
         key: Option<(&IdempotencyKey, &str)>,
         cmd: &C,
     ) -> DomainResult<C::Output> {
+        let _queued = if crate::db::is_sqlite(&self.db) {
+            Some(self.sqlite_writers.lock().await)
+        } else {
+            None
+        };
         let txn = begin_write(&self.db).await?;
         let pos = event::lock_head(&txn).await?;
         let now = self.clock.now().max(pos.last_at);

@@ -23,6 +23,10 @@ use crate::ids::{OrderId, PartyId, SchemeId, Seq};
 /// event per batch, not per worker).
 pub const MAX_EVENTS_PER_TRANSACTION: usize = 1_000;
 
+/// Event rows per INSERT statement: 11 columns each, well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters.
+const EVENT_ROWS_PER_INSERT: usize = 500;
+
 /// An event about to be appended.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -130,9 +134,10 @@ pub async fn append<C: ConnectionTrait>(
         )));
     }
     let mut seq = pos.next_seq;
+    let mut rows = Vec::with_capacity(events.len());
     for e in events {
         let record = seal(Seq(seq), at, e)?;
-        event::ActiveModel {
+        rows.push(event::ActiveModel {
             seq: Set(to_i64(seq)?),
             event_type: Set(record.kind.to_owned()),
             at_us: Set(at.0),
@@ -144,10 +149,23 @@ pub async fn append<C: ConnectionTrait>(
             canonical: Set(record.canonical),
             leaf_hash: Set(record.leaf_hash.to_string()),
             salt: Set(record.salt.map(hex::encode)),
-        }
-        .insert(db)
-        .await?;
+        });
         seq += 1;
+    }
+    // Multi-row inserts: every write transaction holds the log head until it commits, so each
+    // round trip saved here is saved for every writer waiting behind it.
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(EVENT_ROWS_PER_INSERT).collect();
+        let expected = chunk.len() as u64;
+        let inserted = event::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+        if inserted != expected {
+            return Err(DomainError::Internal(format!(
+                "appended {inserted} of {expected} events"
+            )));
+        }
     }
     if seq != pos.next_seq {
         log_head::ActiveModel {

@@ -74,6 +74,11 @@ pub struct Escrow {
     vault: pii::PiiVault,
     log_size: watch::Sender<u64>,
     alerts: broadcast::Sender<alert::AlertRecord>,
+    /// On SQLite, this process's writers queue here, first come first served, for the
+    /// database's one write lock; SQLite's own busy handler polls with growing sleeps, which
+    /// starved unlucky writers for seconds under load. Other processes still meet the busy
+    /// timeout.
+    sqlite_writers: tokio::sync::Mutex<()>,
 }
 
 impl Escrow {
@@ -97,6 +102,7 @@ impl Escrow {
             vault,
             log_size,
             alerts,
+            sqlite_writers: tokio::sync::Mutex::new(()),
         })
     }
 
