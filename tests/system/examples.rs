@@ -44,8 +44,9 @@ crate::harness::on_both_backends!(
     every_documented_query_runs_against_the_demo_as_its_role,
     // The demo replays its history on a clock of its own and fires its own jobs. The server's
     // scheduler, on today's clock, would find those jobs long due and fire them in the middle
-    // of the replay (expiring orders the demo still uses): `serve --demo` loads before the
-    // workers start, and here the workers keep still until the load is done.
+    // of the replay (a day's settlement before that day's later payments, which then never
+    // settle): `serve --demo` loads before the workers start, and here the workers keep still
+    // until the load is done.
     tweak = |c: &mut lvyue_api::config::Config| c.workers.scheduler_interval_ms = 3_600_000,
     |srv| {
         let parties = demo::load(&srv.running().state().db, &srv.config, Size::Small)
