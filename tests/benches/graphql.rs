@@ -23,7 +23,8 @@
 //! the bench, an audit that cannot run is reported and the bench goes on.
 //!
 //! Regulators' reads are access-logged: each regulator request also commits an `access.read`
-//! event (a write transaction, fsynced), as in production.
+//! event and one `access.order_read` event per order on the page (a write transaction under the
+//! log head, fsynced), as in production.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
