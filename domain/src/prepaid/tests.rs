@@ -3,7 +3,7 @@
 //! refunded in one batch.
 #![allow(clippy::unwrap_used)]
 
-use sea_orm::EntityTrait;
+use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 
 use super::*;
@@ -703,7 +703,9 @@ db_test!(
         // The scheduler carries on at once.
         w.tick().await;
         assert_eq!(refunded(&db, &cards).await, 5);
+        // In log order: without ORDER BY, PostgreSQL may return the rows in any order.
         let events: Vec<serde_json::Value> = lvyue_entity::event::Entity::find()
+            .order_by_asc(lvyue_entity::event::Column::Seq)
             .all(&db.db)
             .await
             .unwrap()
