@@ -88,6 +88,16 @@ impl NewAlert {
         self
     }
 
+    /// Sets the order and its scheme, and puts the alert in the order's scope (region and
+    /// industry), which is where the regulators who see the order look.
+    pub fn about_order(mut self, o: &crate::order::OrderRecord) -> NewAlert {
+        self.order = Some(o.id);
+        self.scheme = Some(o.scheme);
+        self.region = Some(o.region.as_str().to_owned());
+        self.industry = Some(o.industry);
+        self
+    }
+
     pub fn details(mut self, details: Value) -> NewAlert {
         self.details = details;
         self

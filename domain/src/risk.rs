@@ -371,10 +371,9 @@ pub(crate) async fn after_release(
         .await?
         .checked_add(amount)?;
     let alert_base = |kind, severity, message: String| {
-        let mut a = NewAlert::new(kind, severity, message).about_merchant(&merchant);
-        a.order = Some(order.id);
-        a.scheme = Some(order.scheme);
-        a
+        NewAlert::new(kind, severity, message)
+            .about_merchant(&merchant)
+            .about_order(order)
     };
     if let Some(bp) = policy.large_release_bp {
         let limit = escrow_before.share_floor(bp);
@@ -444,10 +443,9 @@ async fn custody_alerts(
 ) -> DomainResult<()> {
     let enrollment = enrollment_of(tx.db(), order.merchant, order.scheme).await?;
     let alert_base = |kind, severity, message: String| {
-        let mut a = NewAlert::new(kind, severity, message).about_merchant(merchant);
-        a.order = Some(order.id);
-        a.scheme = Some(order.scheme);
-        a
+        NewAlert::new(kind, severity, message)
+            .about_merchant(merchant)
+            .about_order(order)
     };
     let grade = latest_grade(tx.db(), merchant.id).await?;
     let c = crate::custody::status(
@@ -506,7 +504,7 @@ async fn ahead_of_delivery(
             continue;
         }
         if !crate::order::release::confirmations_complete(tx.db(), m.id, &rule.confirm_by).await? {
-            let mut a = NewAlert::new(
+            let a = NewAlert::new(
                 AlertKind::ReleaseAheadOfDelivery,
                 Severity::Warning,
                 format!(
@@ -517,9 +515,8 @@ async fn ahead_of_delivery(
                 ),
             )
             .about_merchant(merchant)
+            .about_order(order)
             .dedupe(format!("ahead:{}", m.id));
-            a.order = Some(order.id);
-            a.scheme = Some(order.scheme);
             crate::alert::raise(tx, a).await?;
         }
     }

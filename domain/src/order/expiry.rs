@@ -57,12 +57,7 @@ impl Command for ExpireOrder {
                 .payer(order.payer)
                 .scheme(order.scheme),
         );
-        let nothing_left = order
-            .collected
-            .checked_sub(order.released)?
-            .checked_sub(order.refunded)?
-            .checked_sub(order.deducted)?
-            .is_zero();
+        let nothing_left = order.outstanding()?.is_zero();
         if nothing_left {
             // Never paid (or fully paid out): close it as refunded with nothing to return.
             escrow_order::ActiveModel {
@@ -106,7 +101,7 @@ impl Command for ExpireOrder {
             ExpiryAction::Escalate => {
                 set_status(tx, order.id, OrderStatus::Escalated).await?;
                 let merchant = crate::party::get_party(tx.db(), order.merchant).await?;
-                let mut alert = NewAlert::new(
+                let alert = NewAlert::new(
                     AlertKind::OrderEscalated,
                     Severity::Warning,
                     format!(
@@ -114,9 +109,8 @@ impl Command for ExpireOrder {
                         order.order_no
                     ),
                 )
-                .about_merchant(&merchant);
-                alert.order = Some(order.id);
-                alert.scheme = Some(order.scheme);
+                .about_merchant(&merchant)
+                .about_order(&order);
                 crate::alert::raise(tx, alert).await?;
             }
         }
@@ -130,11 +124,7 @@ impl Command for ExpireOrder {
 /// voucher expiry)".
 pub(crate) async fn expiry_notice(tx: &mut Tx<'_>, id: OrderId) -> DomainResult<()> {
     let order = get_order(tx.db(), id).await?;
-    let waiting = order
-        .collected
-        .checked_sub(order.released)?
-        .checked_sub(order.refunded)?
-        .checked_sub(order.deducted)?;
+    let waiting = order.outstanding()?;
     let open = matches!(
         order.status,
         OrderStatus::AwaitingPayment | OrderStatus::Active
@@ -146,7 +136,7 @@ pub(crate) async fn expiry_notice(tx: &mut Tx<'_>, id: OrderId) -> DomainResult<
         return Ok(());
     }
     let merchant = crate::party::get_party(tx.db(), order.merchant).await?;
-    let mut alert = NewAlert::new(
+    let alert = NewAlert::new(
         AlertKind::DeadlineNear,
         Severity::Warning,
         format!(
@@ -157,12 +147,9 @@ pub(crate) async fn expiry_notice(tx: &mut Tx<'_>, id: OrderId) -> DomainResult<
         ),
     )
     .about_merchant(&merchant)
+    .about_order(&order)
     .details(json!({ "order_id": order.id, "order_no": order.order_no, "unreleased": waiting, "expires_at": expires_at.rfc3339(), "status": order.status }))
     .dedupe(format!("order-deadline:{}", order.id));
-    alert.order = Some(order.id);
-    alert.scheme = Some(order.scheme);
-    alert.region = Some(order.region.as_str().to_owned());
-    alert.industry = Some(order.industry);
     crate::alert::raise(tx, alert).await?;
     Ok(())
 }

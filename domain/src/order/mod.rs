@@ -104,6 +104,17 @@ impl OrderRecord {
         self.collected.saturating_sub(self.settled)
     }
 
+    /// Paid and not yet released, refunded or deducted, wherever it waits (clearing or escrow).
+    ///
+    /// # Errors
+    /// Out of range only if the order's totals were inconsistent (more out than came in).
+    pub fn outstanding(&self) -> Result<Money, crate::money::MoneyError> {
+        self.collected
+            .checked_sub(self.released)?
+            .checked_sub(self.refunded)?
+            .checked_sub(self.deducted)
+    }
+
     /// Settled into escrow and still there.
     pub fn in_escrow(&self) -> Money {
         self.settled

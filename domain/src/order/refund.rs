@@ -127,11 +127,7 @@ async fn split(tx: &Tx<'_>, order: &OrderRecord) -> DomainResult<Split> {
         .iter()
         .filter(|m| m.status == MilestoneStatus::Released)
         .count();
-    let remaining = order
-        .collected
-        .checked_sub(order.released)?
-        .checked_sub(order.refunded)?
-        .checked_sub(order.deducted)?;
+    let remaining = order.outstanding()?;
     Ok(Split {
         remaining,
         refundable: remaining.share_floor(policy.refundable_bp(released)),
@@ -513,7 +509,7 @@ pub(crate) async fn deadline_passed(tx: &mut Tx<'_>, refund_id: i64) -> DomainRe
     }
     let order = get_order(tx.db(), r.order).await?;
     let merchant = crate::party::get_party(tx.db(), order.merchant).await?;
-    let mut alert = NewAlert::new(
+    let alert = NewAlert::new(
         AlertKind::RefundOverdue,
         Severity::Warning,
         format!(
@@ -524,9 +520,8 @@ pub(crate) async fn deadline_passed(tx: &mut Tx<'_>, refund_id: i64) -> DomainRe
         ),
     )
     .about_merchant(&merchant)
+    .about_order(&order)
     .dedupe(format!("refund-overdue:{}", r.id));
-    alert.order = Some(order.id);
-    alert.scheme = Some(order.scheme);
     crate::alert::raise(tx, alert).await?;
     Ok(())
 }

@@ -261,11 +261,7 @@ pub(crate) async fn refund_batch(
             break;
         }
         let o = get_order(tx.db(), OrderId(id)).await?;
-        let remaining = o
-            .collected
-            .checked_sub(o.released)?
-            .checked_sub(o.refunded)?
-            .checked_sub(o.deducted)?;
+        let remaining = o.outstanding()?;
         if remaining.is_zero() {
             // Opened, never paid: nothing to return, and it can no longer be paid.
             escrow_order::ActiveModel {
