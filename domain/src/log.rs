@@ -244,7 +244,6 @@ pub async fn checkpoint_at<C: ConnectionTrait>(
         .transpose()
 }
 
-/// Stored leaf hashes of seqs `from .. from + limit`, in order.
 /// Every stored leaf hash in seq order, read `batch` rows per query, so that only one page is
 /// held as text beside the hashes: at 10M events one query for all of them left gigabytes of
 /// freed heap in the process after the load.
@@ -265,6 +264,7 @@ async fn read_all_leaves<C: ConnectionTrait>(db: &C, batch: u64) -> Result<Vec<H
     Ok(leaves)
 }
 
+/// Stored leaf hashes of seqs `from .. from + limit`, in order.
 async fn read_leaves<C: ConnectionTrait>(
     db: &C,
     from: u64,
