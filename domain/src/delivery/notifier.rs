@@ -5,7 +5,8 @@
 //! [`page_on_call`] is the worker: it finds open alerts of the last day at or above the
 //! configured severities and texts or calls the configured numbers once per alert, channel and
 //! number — also with several nodes paging from one database: a node takes a short lease on
-//! an alert before it reads what was sent for it and sends the rest. Whom to page and from which severity is configuration ([`OnCall`]), never constants.
+//! an alert before it reads what was sent for it and sends the rest. Whom to page and from
+//! which severity is configuration ([`OnCall`]), never constants.
 
 use std::future::Future;
 use std::pin::Pin;
