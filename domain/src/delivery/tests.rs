@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, Mac};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 use super::*;
@@ -112,6 +112,7 @@ async fn deliveries_of(db: &TestDb, w: &World, alert: AlertId) -> Vec<DeliveryRe
 async fn events_of(db: &TestDb, kind: &str) -> Vec<Value> {
     lvyue_entity::event::Entity::find()
         .filter(lvyue_entity::event::Column::EventType.eq(kind))
+        .order_by_asc(lvyue_entity::event::Column::Seq)
         .all(&db.db)
         .await
         .unwrap()
