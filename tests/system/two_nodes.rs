@@ -50,6 +50,19 @@ async fn data(node: &Node, token: Option<&str>, query: &str, vars: Value) -> Val
     Node::ok(node.post(token, query, vars).await.expect("node answers"))
 }
 
+/// Whether `node`'s own tree reaches `size`: it answers an inclusion proof of the last leaf.
+async fn proves_size(node: &Node, size: u64) -> bool {
+    let body = node
+        .post(
+            None,
+            "query($i: Int!, $s: Int!) { inclusionProof(leafIndex: $i, treeSize: $s) { rootHash } }",
+            json!({"i": size - 1, "s": size}),
+        )
+        .await
+        .expect("node answers");
+    body.get("errors").is_none() && !body["data"]["inclusionProof"].is_null()
+}
+
 /// Every event, in log order, as `node` serves them: (seq, leaf hash, canonical).
 async fn all_events(node: &Node, token: &str) -> Vec<(u64, String, String)> {
     let mut out = Vec::new();
@@ -282,9 +295,13 @@ async fn two_nodes_on_one_postgres_keep_one_log_and_agree() {
     let (final_a, final_b) = loop {
         let a = checkpoint(&nodes[0], &key).await;
         let b = checkpoint(&nodes[1], &key).await;
+        // A stored checkpoint may be the other node's (one database, one key): each node's own
+        // tree has caught up only when it proves the last leaf at size n itself.
         if let (Some(a), Some(b)) = (&a, &b)
             && a.0.size == n
             && b.0.size == n
+            && proves_size(&nodes[0], n).await
+            && proves_size(&nodes[1], n).await
         {
             break (a.clone(), b.clone());
         }
