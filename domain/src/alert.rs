@@ -35,6 +35,8 @@ string_enum!(
         OrderEscalated = "ORDER_ESCALATED",
         JobFailed = "JOB_FAILED",
         RefundOverdue = "REFUND_OVERDUE",
+        /// The loaded holiday calendar ends within 60 days (for the bank).
+        CalendarEnding = "CALENDAR_ENDING",
     }
 );
 

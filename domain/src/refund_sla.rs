@@ -3,6 +3,7 @@
 //! 15 for canteens), when it was executed, how many working days it took, and whether it was
 //! late. Open refunds are measured against `as_of`.
 
+use chrono::Datelike;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use lvyue_entity::{escrow_order, refund};
 
 use crate::calendar::Calendar;
 use crate::clock::Timestamp;
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrderId, PartyId, SchemeId};
 use crate::money::Money;
 use crate::order::{OrderRecord, RefundStatus};
@@ -115,7 +116,19 @@ pub async fn refund_sla<C: ConnectionTrait>(
         .into_iter()
         .map(OrderRecord::try_from)
         .collect::<DomainResult<Vec<_>>>()?;
-    let calendar = Calendar::china();
+    // One read of the calendar for every year the page's refunds span.
+    let span = rows.iter().fold(None, |acc: Option<(i32, i32)>, r| {
+        let first = Timestamp(r.requested_at_us).china_date().year();
+        let end = r.executed_at_us.map_or(f.as_of, Timestamp);
+        let last = end.max(Timestamp(r.due_at_us)).china_date().year();
+        Some(acc.map_or((first, last), |(a, b)| {
+            (Ord::min(a, first), Ord::max(b, last))
+        }))
+    });
+    let calendar = match span {
+        Some((first, last)) => Some(Calendar::read(db, first..=last).await?),
+        None => None,
+    };
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let Some(o) = order_rows.iter().find(|o| o.id.0 == r.order_id) else {
@@ -137,12 +150,17 @@ pub async fn refund_sla<C: ConnectionTrait>(
             requested_at,
             due_at,
             executed_at,
-            working_days_allowed: calendar
-                .working_days_between(requested_at.china_date(), due_at.china_date())?,
-            working_days_taken: calendar
-                .working_days_between(requested_at.china_date(), end.china_date())?,
+            working_days_allowed: working_days(calendar.as_ref(), requested_at, due_at)?,
+            working_days_taken: working_days(calendar.as_ref(), requested_at, end)?,
             overdue: end > due_at,
         });
     }
     Ok(page_of(out, page))
+}
+
+fn working_days(cal: Option<&Calendar>, from: Timestamp, to: Timestamp) -> DomainResult<u32> {
+    let cal = cal.ok_or_else(|| DomainError::Invariant("no calendar read for refunds".into()))?;
+    Ok(cal
+        .working_days_between(from.china_date(), to.china_date())?
+        .days)
 }

@@ -55,6 +55,8 @@ string_enum!(
         VoucherExpiry = "VOUCHER_EXPIRY",
         /// A housing voucher expires soon: DEADLINE_NEAR alert (target: voucher id).
         VoucherExpiryNotice = "VOUCHER_EXPIRY_NOTICE",
+        /// Dates left to re-plan after a calendar year was loaded (target: unused).
+        CalendarReplan = "CALENDAR_REPLAN",
     }
 );
 
@@ -244,6 +246,9 @@ impl Command for FireJob {
             JobKind::VoucherExpiryNotice => {
                 crate::voucher::expiry_notice(tx, crate::ids::VoucherId(j.target)).await?;
             }
+            JobKind::CalendarReplan => {
+                crate::calendar::replan::replan(tx).await?;
+            }
         }
         Ok(j.kind)
     }
@@ -257,11 +262,13 @@ pub struct TickReport {
 }
 
 /// Fires every job due at `now` (at most [`JOBS_PER_TICK`]). A job whose work fails is retried
-/// later; after [`MAX_JOB_ATTEMPTS`] it is left FAILED and an alert is raised.
+/// later; after [`MAX_JOB_ATTEMPTS`] it is left FAILED and an alert is raised. Also warns the
+/// bank, once a day, when the loaded holiday calendar is about to run out.
 ///
 /// # Errors
 /// Database errors while listing jobs.
 pub async fn tick(escrow: &Escrow) -> DomainResult<TickReport> {
+    crate::calendar::store::warn_if_ending(escrow).await?;
     let now = escrow.clock().now();
     let due = job::Entity::find()
         .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))

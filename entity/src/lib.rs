@@ -19,6 +19,8 @@ pub mod enterprise_funding;
 pub mod escrow_order;
 pub mod event;
 pub mod hold;
+pub mod holiday_day;
+pub mod holiday_year;
 pub mod idempotency_record;
 pub mod journal_entry;
 pub mod list_entry;

@@ -14,6 +14,8 @@ pub struct Model {
     pub refunded_fen: i64,
     pub paid_at_us: i64,
     pub settle_date: String,
+    /// The settle date fell in, or was reached through, a year whose calendar was not loaded.
+    pub settle_provisional: bool,
     pub status: String,
     pub collect_entry_id: i64,
     pub settle_entry_id: Option<i64>,

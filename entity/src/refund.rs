@@ -15,6 +15,8 @@ pub struct Model {
     pub amount_fen: i64,
     pub requested_at_us: i64,
     pub due_at_us: i64,
+    /// The deadline was counted through a year whose calendar was not loaded.
+    pub due_provisional: bool,
     pub executed_at_us: Option<i64>,
     pub entry_id: Option<i64>,
 }

@@ -18,6 +18,7 @@ mod m20261125_000007_prepaid_cards;
 mod m20261125_000008_medical;
 mod m20261125_000009_payroll;
 mod m20261126_000010_alert_paging;
+mod m20261207_000011_holiday_calendar;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_medical::Migration),
             Box::new(m20261125_000009_payroll::Migration),
             Box::new(m20261126_000010_alert_paging::Migration),
+            Box::new(m20261207_000011_holiday_calendar::Migration),
         ]
     }
 }

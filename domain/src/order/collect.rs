@@ -54,6 +54,9 @@ pub struct PaymentRecord {
     pub refunded: Money,
     pub paid_at: Timestamp,
     pub settle_date: NaiveDate,
+    /// The settle date was computed through a year whose holiday calendar is not loaded yet:
+    /// it moves if that year's notice says otherwise.
+    pub settle_provisional: bool,
     pub status: PaymentStatus,
     pub collect_entry: EntryId,
     pub settle_entry: Option<EntryId>,
@@ -75,6 +78,7 @@ impl TryFrom<payment::Model> for PaymentRecord {
                 .settle_date
                 .parse()
                 .map_err(|_| DomainError::Invariant("stored settle date".into()))?,
+            settle_provisional: m.settle_provisional,
             status: m.status.parse()?,
             collect_entry: EntryId(m.collect_entry_id),
             settle_entry: m.settle_entry_id.map(EntryId),
@@ -177,7 +181,11 @@ impl Command for Collect {
                 self.channel
             )));
         }
-        let settle_date = Calendar::china().next_working_day(tx.now.china_date())?;
+        let today = tx.now.china_date();
+        let settle = Calendar::read_from(tx.db(), today)
+            .await?
+            .next_working_day(today)?;
+        let settle_date = settle.date;
         let outside = system::channel_external(tx, self.channel.as_str()).await?;
         let clearing = system::clearing_account(tx, self.channel.as_str()).await?;
         let entry = post(
@@ -197,6 +205,7 @@ impl Command for Collect {
             refunded_fen: Set(0),
             paid_at_us: Set(tx.now.0),
             settle_date: Set(settle_date.to_string()),
+            settle_provisional: Set(settle.provisional),
             status: Set(PaymentStatus::Clearing.as_str().to_owned()),
             collect_entry_id: Set(entry.id.0),
             settle_entry_id: Set(None),
@@ -219,11 +228,7 @@ impl Command for Collect {
         }
         .update(tx.db())
         .await?;
-        let target: i64 = settle_date
-            .format("%Y%m%d")
-            .to_string()
-            .parse()
-            .map_err(|_| DomainError::Invariant("date".into()))?;
+        let target = settle_job_target(settle_date)?;
         scheduler::schedule(
             tx,
             JobKind::Settle,
@@ -243,6 +248,7 @@ impl Command for Collect {
                     "batch_ref": payment.batch_ref,
                     "amount": amount,
                     "settle_date": settle_date.to_string(),
+                    "settle_provisional": settle.provisional,
                     "entry_id": entry.id,
                     "order_status": status,
                 }),
@@ -257,6 +263,17 @@ impl Command for Collect {
             order: get_order(tx.db(), order.id).await?,
         })
     }
+}
+
+/// The target of the settle job for `date`: the date as `yyyymmdd`.
+///
+/// # Errors
+/// Never for a real date; `INVARIANT` otherwise.
+pub fn settle_job_target(date: NaiveDate) -> DomainResult<i64> {
+    date.format("%Y%m%d")
+        .to_string()
+        .parse()
+        .map_err(|_| DomainError::Invariant(format!("settle date {date}")))
 }
 
 /// Settles every payment due on or before `date`: clearing → escrow, in full, one entry per
@@ -393,12 +410,7 @@ impl Command for Settle {
         }
         if more {
             // The rest settles in a transaction of its own, right away.
-            let target: i64 = self
-                .date
-                .format("%Y%m%d")
-                .to_string()
-                .parse()
-                .map_err(|_| DomainError::Invariant("date".into()))?;
+            let target = settle_job_target(self.date)?;
             scheduler::schedule(
                 tx,
                 JobKind::Settle,

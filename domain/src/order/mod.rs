@@ -13,7 +13,7 @@ pub(crate) mod release;
 
 pub use collect::{
     Channel, Collect, CollectOutcome, PaymentRecord, PaymentStatus, Settle, SettleOutcome,
-    payments_of,
+    payments_of, settle_job_target,
 };
 pub use confirm::{ConfirmAs, ConfirmMilestone, ConfirmOutcome};
 pub use expiry::{EscalationDecision, ExpireOrder, ResolveEscalation};

@@ -6,6 +6,7 @@
 //! (`refundable_bp_by_stage`); what is not refundable, and any approved deduction, goes to the
 //! merchant. Money still in clearing (not yet settled T+1) is refunded after settlement.
 
+use chrono::NaiveDate;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder,
@@ -54,6 +55,8 @@ pub struct RefundRecord {
     pub amount: Money,
     pub requested_at: Timestamp,
     pub due_at: Timestamp,
+    /// The deadline was counted through a year whose holiday calendar is not loaded yet.
+    pub due_provisional: bool,
     pub executed_at: Option<Timestamp>,
     pub entry: Option<EntryId>,
 }
@@ -82,6 +85,7 @@ impl TryFrom<refund::Model> for RefundRecord {
             amount: Money::from_fen(m.amount_fen)?,
             requested_at: Timestamp(m.requested_at_us),
             due_at: Timestamp(m.due_at_us),
+            due_provisional: m.due_provisional,
             executed_at: m.executed_at_us.map(Timestamp),
             entry: m.entry_id.map(EntryId),
         })
@@ -230,14 +234,15 @@ pub(crate) async fn request(
         }
     }
     let needs_approval = !deduction.is_zero() && policy.refund.deduction_needs_regulator;
-    let due_at = match deadline {
+    let (due_at, due_provisional) = match deadline {
         Deadline::Policy => {
-            let due_date = Calendar::china()
-                .add_working_days(tx.now.china_date(), policy.refund.deadline_working_days)?;
-            // Due by the end of the deadline day.
-            Timestamp(Timestamp::china_midnight(due_date.succ_opt().unwrap_or(due_date)).0 - 1)
+            let today = tx.now.china_date();
+            let due = Calendar::read_from(tx.db(), today)
+                .await?
+                .add_working_days(today, policy.refund.deadline_working_days)?;
+            (end_of_day(due.date)?, due.provisional)
         }
-        Deadline::Immediate => tx.now,
+        Deadline::Immediate => (tx.now, false),
     };
     let status = if needs_approval {
         RefundStatus::AwaitingApproval
@@ -254,6 +259,7 @@ pub(crate) async fn request(
         amount_fen: Set(0),
         requested_at_us: Set(tx.now.0),
         due_at_us: Set(due_at.0),
+        due_provisional: Set(due_provisional),
         executed_at_us: Set(None),
         entry_id: Set(None),
         ..Default::default()
@@ -273,7 +279,7 @@ pub(crate) async fn request(
     tx.emit(
         NewEvent::new(
             "refund.requested",
-            json!({ "refund_id": row.id, "by": by, "reason": reason.trim(), "deduction": deduction, "needs_approval": needs_approval, "due_at": due_at.rfc3339() }),
+            json!({ "refund_id": row.id, "by": by, "reason": reason.trim(), "deduction": deduction, "needs_approval": needs_approval, "due_at": due_at.rfc3339(), "due_provisional": due_provisional }),
         )
         .order(order.id)
         .merchant(order.merchant)
@@ -281,6 +287,17 @@ pub(crate) async fn request(
         .scheme(order.scheme),
     );
     RefundRecord::try_from(row)
+}
+
+/// The last microsecond of `date` in China: a deadline day is kept until it ends.
+///
+/// # Errors
+/// `VALIDATION` for the last representable date.
+pub fn end_of_day(date: NaiveDate) -> DomainResult<Timestamp> {
+    let next = date
+        .succ_opt()
+        .ok_or_else(|| DomainError::invalid("date", format!("{date} is out of range")))?;
+    Ok(Timestamp(Timestamp::china_midnight(next).0 - 1))
 }
 
 /// The regulator approves or rejects a proposed deduction.
