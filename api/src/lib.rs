@@ -18,6 +18,10 @@
 //! It does not own the database schema (`lvyue-migration`), the log (`lvyue-notary`) or search
 //! (`lvyue-search`); it wires them in.
 
+// The merged Query and Mutation roots nest one level per concept; the compiler's default
+// depth of 128 is too shallow for the generated resolvers.
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod cli;
 pub mod config;

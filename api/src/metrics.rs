@@ -1,9 +1,10 @@
 //! Prometheus metrics served at `/metrics` (OpenMetrics text, `prometheus-client`).
 //!
 //! The server feeds the request counters, the latency histogram and the GraphQL error counter.
-//! The gauges `lvyue_log_size`, `lvyue_checkpoint_size` and `lvyue_search_index_lag` are set
-//! by whoever owns those numbers (the log watcher in [`crate::server`] sets the log size, the
-//! notary follower the checkpoint size, [`crate::indexer`] the search index lag).
+//! The gauges `lvyue_log_size`, `lvyue_checkpoint_size`, `lvyue_search_index_lag` and
+//! `lvyue_holiday_calendar_days_left` are set by whoever owns those numbers (the log watcher in
+//! [`crate::server`] sets the log size, the notary follower the checkpoint size,
+//! [`crate::indexer`] the search index lag, the `/metrics` handler the calendar's reach).
 //! Labels are bounded: routes are the router's patterns, never raw paths.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -54,6 +55,9 @@ pub struct Metrics {
     pub checkpoint_size: Gauge,
     /// `lvyue_search_index_lag`: events not yet in the search index.
     pub search_index_lag: Gauge,
+    /// `lvyue_holiday_calendar_days_left`: days until the loaded holiday calendar ends
+    /// (negative once it has; -1 when the current year is not loaded either).
+    pub holiday_calendar_days_left: Gauge,
 }
 
 impl Metrics {
@@ -68,6 +72,7 @@ impl Metrics {
         let log_size = Gauge::default();
         let checkpoint_size = Gauge::default();
         let search_index_lag = Gauge::default();
+        let holiday_calendar_days_left = Gauge::default();
         registry.register(
             "lvyue_http_requests",
             "HTTP requests by route, method and status",
@@ -98,6 +103,11 @@ impl Metrics {
             "Events not yet in the search index",
             search_index_lag.clone(),
         );
+        registry.register(
+            "lvyue_holiday_calendar_days_left",
+            "Days until the loaded holiday calendar ends",
+            holiday_calendar_days_left.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -106,6 +116,7 @@ impl Metrics {
             log_size,
             checkpoint_size,
             search_index_lag,
+            holiday_calendar_days_left,
         }
     }
 

@@ -8,6 +8,7 @@
 mod harness;
 
 mod authz_matrix;
+mod calendar;
 mod cli;
 mod contention;
 mod court;

@@ -178,7 +178,7 @@ mirror_enum!(/// Who confirms a milestone.
 mirror_enum!(/// A scheme's state.
     GqlSchemeStatus = "SchemeStatus", SchemeStatus { Active, ClosingDown, Closed });
 mirror_enum!(/// What an alert is about.
-    GqlAlertKind = "AlertKind", AlertKind { CustodyShortfall, WarningLineCrossed, LargeRelease, FrequentReleases, ReleaseAheadOfDelivery, MerchantStatusChanged, DeadlineNear, ReconciliationBreak, ClosingDown, ListHit, OrderEscalated, JobFailed, RefundOverdue });
+    GqlAlertKind = "AlertKind", AlertKind { CustodyShortfall, WarningLineCrossed, LargeRelease, FrequentReleases, ReleaseAheadOfDelivery, MerchantStatusChanged, DeadlineNear, ReconciliationBreak, ClosingDown, ListHit, OrderEscalated, JobFailed, RefundOverdue, CalendarEnding });
 mirror_enum!(/// How urgent an alert is.
     GqlSeverity = "Severity", Severity { Info, Warning, Critical });
 mirror_enum!(/// An alert's handling state.

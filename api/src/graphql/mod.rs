@@ -12,7 +12,8 @@
 //! - [`system`]: the business-free fields (`me`, `apiVersion`, `serverStatus`, `logSize`).
 //! - one module per business concept, each with its object types, its query root and its
 //!   mutation root: [`party`], [`scheme`], [`order`], [`ledger`], [`event`], [`notary`],
-//!   [`court`], [`alert`], [`reconcile`]; [`loaders`] batches their nested fields.
+//!   [`court`], [`alert`], [`reconcile`], [`calendar`] (the working-day calendar); [`loaders`]
+//!   batches their nested fields.
 //! - [`search`]: full-text search over merchants, orders and events, scoped to the caller.
 //! - [`report`]: the regulator reports (fund flows, balances, snapshots, releases by
 //!   milestone, refund SLA, voucher inventory) and their recorded runs; [`delivery`]: webhook
@@ -23,6 +24,7 @@
 //!   [`prepaid`] (cards, custody, closing down), [`medical`] (医保), [`payroll`] (灵活用工).
 
 pub mod alert;
+pub mod calendar;
 pub mod canteen;
 pub mod common;
 pub mod connection;

@@ -16,6 +16,7 @@ use lvyue_domain::log::TransparencyLog;
 use lvyue_search::SearchIndex;
 
 use super::alert::{AlertMutation, AlertQuery, AlertSubscription};
+use super::calendar::{CalendarMutation, CalendarQuery};
 use super::canteen::{CanteenMutation, CanteenQuery};
 use super::court::CourtMutation;
 use super::delivery::{DeliveryMutation, DeliveryQuery};
@@ -60,6 +61,7 @@ pub struct Query(
     PayrollQuery,
     ReportQuery,
     DeliveryQuery,
+    CalendarQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -78,6 +80,7 @@ pub struct Mutation(
     MedicalMutation,
     PayrollMutation,
     DeliveryMutation,
+    CalendarMutation,
 );
 
 #[derive(MergedSubscription, Default)]

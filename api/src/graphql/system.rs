@@ -8,6 +8,7 @@ use futures_util::Stream;
 
 use lvyue_domain::principal::{Principal, Role};
 
+use super::calendar::CalendarCoverage;
 use super::context::ContextExt;
 use super::enums::{GqlIndustry, GqlRole};
 use super::guard::RoleGuard;
@@ -86,6 +87,8 @@ pub struct ServerStatus {
     /// Leaves in the transparency log as this node last saw it.
     pub log_size: i64,
     pub started_at: DateTime<Utc>,
+    /// How far ahead the loaded holiday calendar reaches.
+    pub holiday_calendar: CalendarCoverage,
 }
 
 #[derive(Default)]
@@ -114,11 +117,16 @@ impl SystemQuery {
             "postgres"
         };
         let log_size = *escrow.subscribe_log_size().borrow();
+        let today = escrow.clock().now().china_date();
+        let holiday_calendar = lvyue_domain::calendar::store::coverage(escrow.db(), today)
+            .await?
+            .into();
         Ok(Some(ServerStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             database_backend: backend.to_owned(),
             log_size: i64::try_from(log_size).unwrap_or(i64::MAX),
             started_at,
+            holiday_calendar,
         }))
     }
 }

@@ -38,7 +38,7 @@ const AMOUNT_FIELDS: [(&str, &str); 5] = [
 ];
 
 /// Chinese labels for event types, so that 退款 or 冻结 finds the events a person means.
-const EVENT_LABELS: [(&str, &str); 40] = [
+const EVENT_LABELS: [(&str, &str); 43] = [
     ("order.opened", "订单开立"),
     ("order.settled", "订单资金入监管"),
     ("order.closed", "订单完结"),
@@ -47,10 +47,12 @@ const EVENT_LABELS: [(&str, &str); 40] = [
     ("order.split", "订单分账"),
     ("order.escalation_resolved", "订单争议处理"),
     ("payment.collected", "收款"),
+    ("payment.settle_date_replanned", "结算日调整"),
     ("milestone.confirmed", "节点确认"),
     ("milestone.released", "节点放款"),
     ("release.blocked", "放款受阻"),
     ("refund.requested", "退款申请"),
+    ("refund.deadline_replanned", "退款期限调整"),
     ("refund.deduction_approved", "退款扣款核准"),
     ("refund.deduction_dropped", "退款扣款取消"),
     ("merchant.registered", "商户登记"),
@@ -68,6 +70,7 @@ const EVENT_LABELS: [(&str, &str); 40] = [
     ("payout.completed", "出款"),
     ("payout.batch_completed", "批量出款"),
     ("settlement.completed", "结算"),
+    ("calendar.loaded", "节假日安排载入"),
     ("scheme.created", "监管方案创建"),
     ("scheme.policy_changed", "监管规则变更"),
     ("account.opened", "开户"),

@@ -130,6 +130,19 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+    // The calendar's reach is read at scrape time: it changes with the date and with a load on
+    // any node, and reading it is one small query.
+    let today = state.escrow.clock().now().china_date();
+    match lvyue_domain::calendar::store::coverage(state.escrow.db(), today).await {
+        Ok(c) => {
+            // -1: neither this year nor last year is loaded (docs/calendar.md).
+            state
+                .metrics
+                .holiday_calendar_days_left
+                .set(c.days_left.unwrap_or(-1));
+        }
+        Err(e) => tracing::warn!(error = %e, "reading the holiday calendar's reach failed"),
+    }
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         state.metrics.encode(),

@@ -176,7 +176,11 @@ impl Calendar {
     ///
     /// # Errors
     /// As [`Calendar::is_working_day`].
-    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> DomainResult<WorkingDays> {
+    pub fn working_days_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> DomainResult<WorkingDays> {
         let mut d = from;
         let mut out = WorkingDays {
             days: 0,

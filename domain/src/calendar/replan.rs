@@ -70,7 +70,10 @@ pub async fn replan(tx: &mut Tx<'_>) -> DomainResult<Replanned> {
 }
 
 /// The calendar for walks starting on any of `starts`.
-async fn calendar_for(tx: &Tx<'_>, starts: impl Iterator<Item = NaiveDate>) -> DomainResult<Option<Calendar>> {
+async fn calendar_for(
+    tx: &Tx<'_>,
+    starts: impl Iterator<Item = NaiveDate>,
+) -> DomainResult<Option<Calendar>> {
     let mut range: Option<(i32, i32)> = None;
     for d in starts {
         let y = d.year();
@@ -88,8 +91,13 @@ async fn replan_payments(tx: &mut Tx<'_>, out: &mut Replanned) -> DomainResult<(
         .order_by_asc(payment::Column::Id)
         .all(tx.db())
         .await?;
-    let Some(cal) =
-        calendar_for(tx, clearing.iter().map(|p| Timestamp(p.paid_at_us).china_date())).await?
+    let Some(cal) = calendar_for(
+        tx,
+        clearing
+            .iter()
+            .map(|p| Timestamp(p.paid_at_us).china_date()),
+    )
+    .await?
     else {
         return Ok(());
     };
@@ -124,7 +132,10 @@ async fn replan_payments(tx: &mut Tx<'_>, out: &mut Replanned) -> DomainResult<(
         let (due, key) = if now.date <= today {
             (tx.now, format!("settle:{target}:replan:{}", tx.next_seq()))
         } else {
-            (Timestamp::china_midnight(now.date), format!("settle:{target}"))
+            (
+                Timestamp::china_midnight(now.date),
+                format!("settle:{target}"),
+            )
         };
         scheduler::schedule(tx, JobKind::Settle, target, due, key).await?;
         let order = get_order(tx.db(), OrderId(p.order_id)).await?;

@@ -32,7 +32,11 @@ pub fn holidays(year: i32) -> DomainResult<Vec<StatutoryHoliday>> {
     if !YEARS.contains(&year) {
         return Err(DomainError::invalid(
             "year",
-            format!("{year} is outside the years the calendar can place ({}–{})", YEARS.start(), YEARS.end()),
+            format!(
+                "{year} is outside the years the calendar can place ({}–{})",
+                YEARS.start(),
+                YEARS.end()
+            ),
         ));
     }
     let fixed = |month: u32, day: u32, name: &'static str| -> DomainResult<StatutoryHoliday> {
@@ -122,8 +126,14 @@ mod tests {
     fn the_rules_place_each_festival_where_the_published_notices_put_it() {
         // Every published year's notice gives the festival day itself off; the rule must land
         // on that day (the notices around it add bridging days the rule does not know).
-        assert_eq!(dates(2025, "春节"), ["2025-01-28", "2025-01-29", "2025-01-30", "2025-01-31"]);
-        assert_eq!(dates(2026, "春节"), ["2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19"]);
+        assert_eq!(
+            dates(2025, "春节"),
+            ["2025-01-28", "2025-01-29", "2025-01-30", "2025-01-31"]
+        );
+        assert_eq!(
+            dates(2026, "春节"),
+            ["2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19"]
+        );
         assert_eq!(dates(2024, "清明节"), ["2024-04-04"]);
         assert_eq!(dates(2025, "清明节"), ["2025-04-04"]);
         assert_eq!(dates(2026, "清明节"), ["2026-04-05"]);
@@ -133,7 +143,10 @@ mod tests {
         assert_eq!(dates(2024, "中秋节"), ["2024-09-17"]);
         assert_eq!(dates(2026, "中秋节"), ["2026-09-25"]);
         assert_eq!(dates(2026, "劳动节"), ["2026-05-01", "2026-05-02"]);
-        assert_eq!(dates(2026, "国庆节"), ["2026-10-01", "2026-10-02", "2026-10-03"]);
+        assert_eq!(
+            dates(2026, "国庆节"),
+            ["2026-10-01", "2026-10-02", "2026-10-03"]
+        );
         assert_eq!(dates(2026, "元旦"), ["2026-01-01"]);
     }
 
@@ -141,7 +154,10 @@ mod tests {
     fn twenty_twenty_seven_by_rule() {
         // The lunar new year of 2027 is 6 February; Qingming 5 April; Dragon Boat 9 June;
         // Mid-Autumn 15 September.
-        assert_eq!(dates(2027, "春节"), ["2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08"]);
+        assert_eq!(
+            dates(2027, "春节"),
+            ["2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08"]
+        );
         assert_eq!(dates(2027, "清明节"), ["2027-04-05"]);
         assert_eq!(dates(2027, "端午节"), ["2027-06-09"]);
         assert_eq!(dates(2027, "中秋节"), ["2027-09-15"]);
@@ -154,7 +170,9 @@ mod tests {
         let h = holidays(2020).unwrap();
         assert_eq!(h.len(), 12);
         assert_eq!(
-            h.iter().filter(|h| h.date.to_string() == "2020-10-01").count(),
+            h.iter()
+                .filter(|h| h.date.to_string() == "2020-10-01")
+                .count(),
             1
         );
     }

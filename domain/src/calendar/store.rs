@@ -61,8 +61,8 @@ pub struct CalendarYear {
 pub struct Coverage {
     /// Every loaded year.
     pub years: Vec<i32>,
-    /// The last day of the unbroken run of loaded years starting with the current one
-    /// (`None` when the current year is not loaded).
+    /// The last day of the unbroken run of loaded years starting with the current one; when
+    /// the current year is not loaded, the end of last year if that one is (`None` otherwise).
     pub last_day: Option<NaiveDate>,
     /// Days from `as_of` to `last_day` (negative once it has passed; `None` with no
     /// `last_day`).
@@ -181,6 +181,10 @@ pub async fn coverage<C: ConnectionTrait>(db: &C, today: NaiveDate) -> DomainRes
         .collect();
     let mut last = None;
     let mut y = today.year();
+    if !years.contains(&y) && years.contains(&(y - 1)) {
+        // Forgotten over New Year: the reach ended with last year.
+        last = NaiveDate::from_ymd_opt(y - 1, 12, 31);
+    }
     while years.contains(&y) {
         last = NaiveDate::from_ymd_opt(y, 12, 31);
         y += 1;
@@ -275,7 +279,10 @@ impl LoadHolidayCalendar {
         if !days.iter().any(|d| d.off_day) {
             return Err(DomainError::invalid(
                 "days",
-                format!("no holiday in {}: only make-up workdays were listed", self.year),
+                format!(
+                    "no holiday in {}: only make-up workdays were listed",
+                    self.year
+                ),
             ));
         }
         days.sort();
@@ -311,7 +318,9 @@ pub async fn load(
 }
 
 fn same_as_stored(current: &CalendarYear, cmd: &LoadHolidayCalendar) -> bool {
-    current.loaded && current.source.as_deref() == Some(cmd.source.as_str()) && current.days == cmd.days
+    current.loaded
+        && current.source.as_deref() == Some(cmd.source.as_str())
+        && current.days == cmd.days
 }
 
 impl Command for LoadHolidayCalendar {
@@ -379,7 +388,11 @@ pub async fn warn_if_ending(escrow: &Escrow) -> DomainResult<Option<Coverage>> {
     }
     let key = IdempotencyKey::new(&format!("calendar-ending-{today}"))?;
     escrow
-        .execute(&Principal::system(), Some(&key), &WarnCalendarEnding { day: today })
+        .execute(
+            &Principal::system(),
+            Some(&key),
+            &WarnCalendarEnding { day: today },
+        )
         .await?;
     Ok(Some(c))
 }

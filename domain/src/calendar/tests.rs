@@ -67,28 +67,69 @@ db_test!(
             "2026-01-04",
             "2026-10-10",
         ] {
-            assert_eq!(cal.is_working_day(d(made_up)).unwrap(), (true, false), "{made_up}");
+            assert_eq!(
+                cal.is_working_day(d(made_up)).unwrap(),
+                (true, false),
+                "{made_up}"
+            );
         }
-        for holiday in ["2024-10-07", "2025-01-28", "2025-10-08", "2026-02-23", "2026-06-19"] {
-            assert_eq!(cal.is_working_day(d(holiday)).unwrap(), (false, false), "{holiday}");
+        for holiday in [
+            "2024-10-07",
+            "2025-01-28",
+            "2025-10-08",
+            "2026-02-23",
+            "2026-06-19",
+        ] {
+            assert_eq!(
+                cal.is_working_day(d(holiday)).unwrap(),
+                (false, false),
+                "{holiday}"
+            );
         }
         let t1 = |s: &str| cal.next_working_day(d(s)).unwrap();
         // The eve of National Day settles after the holiday; a Friday before the Spring
         // Festival on the make-up Saturday; ordinary weekends roll to Monday.
-        assert_eq!(t1("2026-09-30"), WorkingDate { date: d("2026-10-08"), provisional: false });
+        assert_eq!(
+            t1("2026-09-30"),
+            WorkingDate {
+                date: d("2026-10-08"),
+                provisional: false
+            }
+        );
         assert_eq!(t1("2026-02-13").date, d("2026-02-14"));
         assert_eq!(t1("2026-11-21").date, d("2026-11-23"));
         // 15 working days from Wednesday 2026-09-23 skip Mid-Autumn and National Day.
         let due = cal.add_working_days(d("2026-09-23"), 15).unwrap();
-        assert_eq!(due, WorkingDate { date: d("2026-10-21"), provisional: false });
+        assert_eq!(
+            due,
+            WorkingDate {
+                date: d("2026-10-21"),
+                provisional: false
+            }
+        );
         assert_eq!(
             cal.working_days_between(d("2026-09-23"), due.date).unwrap(),
-            WorkingDays { days: 15, provisional: false }
+            WorkingDays {
+                days: 15,
+                provisional: false
+            }
         );
         // 2027 is not loaded: New Year's Day by rule, then the weekend, then Monday 4 January,
         // provisionally.
-        assert_eq!(t1("2026-12-31"), WorkingDate { date: d("2027-01-04"), provisional: true });
-        assert_eq!(t1("2026-12-30"), WorkingDate { date: d("2026-12-31"), provisional: false });
+        assert_eq!(
+            t1("2026-12-31"),
+            WorkingDate {
+                date: d("2027-01-04"),
+                provisional: true
+            }
+        );
+        assert_eq!(
+            t1("2026-12-30"),
+            WorkingDate {
+                date: d("2026-12-31"),
+                provisional: false
+            }
+        );
         // A year that was not read is a bug, not a refusal of the customer.
         let err = cal.is_working_day(d("2029-03-01")).unwrap_err();
         assert_eq!(err.code(), ErrorCode::Internal);
@@ -107,7 +148,9 @@ db_test!(
         let scheme = w
             .scheme(Industry::Canteen, "320100", Some(regulator.id), policy)
             .await;
-        let merchant = w.merchant("南京市某某餐饮管理有限公司", "320102", Industry::Canteen).await;
+        let merchant = w
+            .merchant("南京市某某餐饮管理有限公司", "320102", Industry::Canteen)
+            .await;
         w.enroll(&scheme, &merchant).await;
         let payer = w.payer("王语嫣").await;
         let first = w.order(&scheme, &merchant, &payer, "600.00").await;
@@ -116,7 +159,11 @@ db_test!(
         let refund = w
             .run_as(
                 &w.as_party(Role::Payer, payer.id),
-                RequestRefund { order: first.id, reason: "转学".into(), deduction: None },
+                RequestRefund {
+                    order: first.id,
+                    reason: "转学".into(),
+                    deduction: None,
+                },
             )
             .await
             .unwrap();
@@ -128,7 +175,10 @@ db_test!(
         assert_eq!(w.clock.now().china_date(), d("2026-12-31"));
         let second = w.order(&scheme, &merchant, &payer, "300.00").await;
         let paid = w.pay(&second, "300.00").await.payment;
-        assert_eq!((paid.settle_date, paid.settle_provisional), (d("2027-01-04"), true));
+        assert_eq!(
+            (paid.settle_date, paid.settle_provisional),
+            (d("2027-01-04"), true)
+        );
         let collected = events(&db.db, &w.bank, Some(second.id), None, 50)
             .await
             .unwrap()
@@ -139,16 +189,27 @@ db_test!(
         assert_eq!(collected.data["settle_provisional"], true);
 
         // The bank loads 2027: 4 January is off after all.
-        let loaded = store::load(&w.escrow, &w.bank, None, &test_2027()).await.unwrap();
+        let loaded = store::load(&w.escrow, &w.bank, None, &test_2027())
+            .await
+            .unwrap();
         assert!(loaded.changed);
-        assert_eq!((loaded.replanned.payments, loaded.replanned.refunds), (1, 1));
+        assert_eq!(
+            (loaded.replanned.payments, loaded.replanned.refunds),
+            (1, 1)
+        );
         assert!(loaded.calendar.loaded);
         assert_eq!(loaded.calendar.days.len(), 10);
         let paid = payments_of(&db.db, second.id).await.unwrap().remove(0);
-        assert_eq!((paid.settle_date, paid.settle_provisional), (d("2027-01-05"), false));
+        assert_eq!(
+            (paid.settle_date, paid.settle_provisional),
+            (d("2027-01-05"), false)
+        );
         // 12 working days in December, then 5, 6 and 7 January.
         let refund = refunds_of(&db.db, first.id).await.unwrap().remove(0);
-        assert_eq!((refund.due_at.china_date(), refund.due_provisional), (d("2027-01-07"), false));
+        assert_eq!(
+            (refund.due_at.china_date(), refund.due_provisional),
+            (d("2027-01-07"), false)
+        );
         let deadline_job = jobs(&w.escrow, Some(JobStatus::Pending), 500)
             .await
             .unwrap()
@@ -178,11 +239,18 @@ db_test!(
             (&data["from"], &data["to"], &data["provisional"]),
             (&json!("2027-01-04"), &json!("2027-01-05"), &json!(false))
         );
-        assert!(kinds(first.id).await.iter().any(|(k, _)| k == "refund.deadline_replanned"));
+        assert!(
+            kinds(first.id)
+                .await
+                .iter()
+                .any(|(k, _)| k == "refund.deadline_replanned")
+        );
 
         // Loading the same notice again changes nothing and writes nothing.
         let size = *w.escrow.subscribe_log_size().borrow();
-        let again = store::load(&w.escrow, &w.bank, None, &test_2027()).await.unwrap();
+        let again = store::load(&w.escrow, &w.bank, None, &test_2027())
+            .await
+            .unwrap();
         assert!(!again.changed);
         assert_eq!(*w.escrow.subscribe_log_size().borrow(), size);
 
@@ -216,7 +284,10 @@ db_test!(
             }
         };
         w.tick().await;
-        assert!(ending(w.bank.clone()).await.is_empty(), "61 days left on 2026-10-31");
+        assert!(
+            ending(w.bank.clone()).await.is_empty(),
+            "61 days left on 2026-10-31"
+        );
         w.pass_days(1).await;
         let raised = ending(w.bank.clone()).await;
         assert_eq!(raised.len(), 1, "2026-11-01 is 60 days before 2026-12-31");
@@ -229,10 +300,14 @@ db_test!(
         w.pass_days(1).await;
         assert_eq!(ending(w.bank.clone()).await.len(), 2);
         // Loaded: the warnings stop.
-        store::load(&w.escrow, &w.bank, None, &test_2027()).await.unwrap();
+        store::load(&w.escrow, &w.bank, None, &test_2027())
+            .await
+            .unwrap();
         w.pass_days(1).await;
         assert_eq!(ending(w.bank.clone()).await.len(), 2);
-        let c = store::coverage(&db.db, w.clock.now().china_date()).await.unwrap();
+        let c = store::coverage(&db.db, w.clock.now().china_date())
+            .await
+            .unwrap();
         assert_eq!(c.last_day, Some(d("2027-12-31")));
         assert!(!c.ending());
     }
@@ -253,9 +328,18 @@ db_test!(
             c
         };
         let cases = [
-            (with(&|c| c.days.push(day("2026-12-31", "元旦", true))), "not in 2027"),
-            (with(&|c| c.days.push(day("2027-01-01", "元旦", true))), "listed twice"),
-            (with(&|c| c.days.push(day("2027-01-05", "补班", false))), "weekday"),
+            (
+                with(&|c| c.days.push(day("2026-12-31", "元旦", true))),
+                "not in 2027",
+            ),
+            (
+                with(&|c| c.days.push(day("2027-01-01", "元旦", true))),
+                "listed twice",
+            ),
+            (
+                with(&|c| c.days.push(day("2027-01-05", "补班", false))),
+                "weekday",
+            ),
             (with(&|c| c.days.clear()), "no days"),
             (with(&|c| c.days.retain(|d| !d.off_day)), "no holiday"),
             (with(&|c| c.source = " ".into()), "source"),
