@@ -423,6 +423,7 @@ pub mod world {
                 total: total.parse().expect("amount"),
                 description: "test order".into(),
                 order_no: None,
+                split: None,
             })
             .await
             .expect("open order")

@@ -26,6 +26,9 @@ pub struct Model {
     pub opened_at_us: i64,
     pub expires_at_us: Option<i64>,
     pub closed_at_us: Option<i64>,
+    /// A platform order's split terms as JSON (commission and sub-merchant weights), fixed at
+    /// opening; `None` for every other order.
+    pub split_terms: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

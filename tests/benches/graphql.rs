@@ -388,6 +388,7 @@ async fn load(escrow: &Escrow, n: usize) -> Principals {
                     total: Money::from_fen(total_fen).expect("amount"),
                     description: description.into(),
                     order_no: None,
+                    split: None,
                 };
                 (open, format!("wx4200{i:014}"))
             })

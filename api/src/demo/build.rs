@@ -25,6 +25,7 @@ use lvyue_domain::party::{
 use lvyue_domain::prepaid::{IssuerType, RecordUsage, SetMerchantProfile};
 use lvyue_domain::principal::{Industry, Jurisdiction, Principal, Role};
 use lvyue_domain::scheme::{CreateScheme, EnrollMerchant};
+use lvyue_domain::split::{SplitShare, SplitTerms};
 
 use super::names::{CITIES, person};
 use super::{HISTORY_DAYS, Size};
@@ -257,6 +258,20 @@ impl Builder {
         total: Money,
         description: &str,
     ) -> anyhow::Result<OrderRecord> {
+        self.sell_split(scheme, merchant, payer, total, description, None)
+            .await
+    }
+
+    /// [`sell`](Self::sell) for a platform, with the order's split terms.
+    pub(super) async fn sell_split(
+        &mut self,
+        scheme: SchemeId,
+        merchant: PartyId,
+        payer: PartyId,
+        total: Money,
+        description: &str,
+        split: Option<SplitTerms>,
+    ) -> anyhow::Result<OrderRecord> {
         let order = self
             .bank(OpenOrder {
                 scheme,
@@ -265,6 +280,7 @@ impl Builder {
                 total,
                 description: description.into(),
                 order_no: None,
+                split,
             })
             .await?;
         let channel = [
@@ -593,16 +609,29 @@ impl Builder {
                     payer,
                 });
             }
-            // Platform purchases, split once settled.
+            // Platform purchases: the split among the sellers is fixed when the order is
+            // opened, and released when the buyer confirms receipt.
             if day % 9 == 3 {
                 let payer = self.payer().await?;
+                let split = SplitTerms {
+                    commission_bp: Bp::new(1000)?,
+                    shares: sellers
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| SplitShare {
+                            merchant: *m,
+                            weight: (i as u64) + 1,
+                        })
+                        .collect(),
+                };
                 let order = self
-                    .sell(
+                    .sell_split(
                         platform_scheme,
                         platform,
                         payer,
                         money("388.00"),
                         "直播间下单",
+                        Some(split),
                     )
                     .await?;
                 self.live.push(Live {
@@ -612,7 +641,7 @@ impl Builder {
                     payer,
                 });
             }
-            self.progress(&sellers).await?;
+            self.progress().await?;
             self.housing_day(day, &housing_set).await?;
             self.medical_day(day, &medical_set).await?;
             self.payroll_day(day, &payroll_set).await?;
@@ -640,9 +669,9 @@ impl Builder {
         })
     }
 
-    /// Moves open orders along: exams passed, hours approved, cards used, purchases split,
+    /// Moves open orders along: exams passed, hours approved, cards used, purchases received,
     /// now and then a dropout.
-    async fn progress(&mut self, sellers: &[PartyId]) -> anyhow::Result<()> {
+    async fn progress(&mut self) -> anyhow::Result<()> {
         let live = std::mem::take(&mut self.live);
         let mut keep = Vec::new();
         for l in live {
@@ -696,19 +725,27 @@ impl Builder {
                     }
                 }
                 Industry::Platform => {
-                    let shares = sellers
-                        .iter()
-                        .enumerate()
-                        .map(|(i, m)| lvyue_domain::split::SplitShare {
-                            merchant: *m,
-                            weight: (i as u64) + 1,
-                        })
-                        .collect();
-                    self.bank(lvyue_domain::split::SplitOrder {
-                        order: order.id,
-                        commission_bp: Bp::new(1000)?,
-                        shares,
-                    })
+                    // The buyer confirms receipt; the release is divided by the order's terms.
+                    let milestones =
+                        lvyue_domain::order::milestones_of(self.escrow.db(), order.id).await?;
+                    if milestones
+                        .first()
+                        .is_none_or(|m| m.status != lvyue_domain::order::MilestoneStatus::Pending)
+                    {
+                        keep.push(l);
+                        continue;
+                    }
+                    let p = principal(Role::Payer, l.payer);
+                    self.as_(
+                        &p,
+                        ConfirmMilestone {
+                            order: order.id,
+                            index: 0,
+                            as_: ConfirmAs::Payer,
+                            approve: true,
+                            evidence: "确认收货".into(),
+                        },
+                    )
                     .await?;
                     continue;
                 }

@@ -13,7 +13,7 @@ use lvyue_domain::order::{
 };
 use lvyue_domain::principal::Role;
 use lvyue_domain::queries::{self, OrderFilter, Page as DPage};
-use lvyue_domain::split::{SplitOrder, SplitShare};
+use lvyue_domain::split::{SplitShare, SplitTerms};
 
 use super::common::{gid, id, run, time};
 use super::connection::{self, Cursor, Page};
@@ -110,6 +110,22 @@ impl Order {
 
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.0.closed_at.map(time)
+    }
+
+    /// A platform order's split terms (commission and sub-merchant weights), fixed when it was
+    /// opened; every release is divided by them. Absent for other orders.
+    async fn split(&self) -> Option<SplitTermsView> {
+        self.0.split.as_ref().map(|t| SplitTermsView {
+            commission_bp: t.commission_bp.get(),
+            shares: t
+                .shares
+                .iter()
+                .map(|s| SplitShareView {
+                    merchant_id: gid(s.merchant),
+                    weight: s.weight,
+                })
+                .collect(),
+        })
     }
 
     async fn merchant(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Party>> {
@@ -304,6 +320,12 @@ impl Payment {
         self.0.settle_date
     }
 
+    /// `settleDate` was counted through a year whose holiday calendar the bank has not loaded
+    /// yet (by the statutory holidays alone): it may move when that year is loaded.
+    async fn settle_date_provisional(&self) -> bool {
+        self.0.settle_provisional
+    }
+
     async fn status(&self) -> GqlPaymentStatus {
         self.0.status.into()
     }
@@ -354,6 +376,12 @@ impl Refund {
     /// The deadline (the policy's working days after the request).
     async fn due_at(&self) -> DateTime<Utc> {
         time(self.0.due_at)
+    }
+
+    /// `dueAt` was counted through a year whose holiday calendar the bank has not loaded yet
+    /// (by the statutory holidays alone): it may move when that year is loaded.
+    async fn due_at_provisional(&self) -> bool {
+        self.0.due_provisional
     }
 
     async fn executed_at(&self) -> Option<DateTime<Utc>> {
@@ -506,6 +534,9 @@ pub struct OpenOrderInput {
     pub description: String,
     /// The merchant's own order number; generated when absent.
     pub order_no: Option<String>,
+    /// Required exactly when the scheme splits orders (platforms): the platform's commission
+    /// and each sub-merchant's weight, fixed from now on. Every release is divided by them.
+    pub split: Option<SplitTermsInput>,
 }
 
 #[derive(InputObject)]
@@ -563,21 +594,48 @@ fn payload(order: OrderRecord, released: Vec<dorder::ReleasedTranche>) -> OrderP
 #[derive(InputObject)]
 pub struct SplitShareInput {
     pub merchant: ID,
+    /// A positive weight: the part after the commission is divided in proportion.
     pub weight: u32,
 }
 
-/// How an order's escrow was split.
+/// How a platform order's releases are divided: fixed when it is opened.
+#[derive(InputObject)]
+pub struct SplitTermsInput {
+    /// The platform's commission in basis points, at most the scheme's cap.
+    pub commission_bp: u32,
+    /// Each sub-merchant (enrolled in the scheme and active) and its weight.
+    pub shares: Vec<SplitShareInput>,
+}
+
+impl SplitTermsInput {
+    fn terms(&self) -> Result<SplitTerms, lvyue_domain::DomainError> {
+        Ok(SplitTerms {
+            commission_bp: Bp::new(self.commission_bp)?,
+            shares: self
+                .shares
+                .iter()
+                .map(|s| {
+                    Ok(SplitShare {
+                        merchant: id(&s.merchant)?,
+                        weight: u64::from(s.weight),
+                    })
+                })
+                .collect::<Result<_, lvyue_domain::DomainError>>()?,
+        })
+    }
+}
+
+/// A platform order's split terms, fixed at opening.
 #[derive(SimpleObject)]
-pub struct SplitPayload {
-    pub amount: Decimal,
-    pub commission: Decimal,
-    pub parts: Vec<SplitPart>,
+pub struct SplitTermsView {
+    pub commission_bp: u32,
+    pub shares: Vec<SplitShareView>,
 }
 
 #[derive(SimpleObject)]
-pub struct SplitPart {
+pub struct SplitShareView {
     pub merchant_id: ID,
-    pub amount: Decimal,
+    pub weight: u64,
 }
 
 #[derive(Default)]
@@ -601,6 +659,11 @@ impl OrderMutation {
             total: input.total.into(),
             description: input.description,
             order_no: input.order_no,
+            split: input
+                .split
+                .as_ref()
+                .map(SplitTermsInput::terms)
+                .transpose()?,
         };
         Ok(Order(run(ctx, &idempotency_key, cmd).await?))
     }
@@ -776,44 +839,5 @@ impl OrderMutation {
             )
             .await?,
         ))
-    }
-
-    /// Splits a platform order's escrow among sub-merchants by weight (largest remainder), the
-    /// platform's commission capped by the scheme.
-    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant])")]
-    async fn split_order(
-        &self,
-        ctx: &Context<'_>,
-        order: ID,
-        commission_bp: u32,
-        shares: Vec<SplitShareInput>,
-        idempotency_key: String,
-    ) -> async_graphql::Result<SplitPayload> {
-        let cmd = SplitOrder {
-            order: id(&order)?,
-            commission_bp: Bp::new(commission_bp)?,
-            shares: shares
-                .iter()
-                .map(|s| {
-                    Ok(SplitShare {
-                        merchant: id(&s.merchant)?,
-                        weight: u64::from(s.weight),
-                    })
-                })
-                .collect::<Result<_, lvyue_domain::DomainError>>()?,
-        };
-        let o = run(ctx, &idempotency_key, cmd).await?;
-        Ok(SplitPayload {
-            amount: o.amount.into(),
-            commission: o.commission.into(),
-            parts: o
-                .parts
-                .into_iter()
-                .map(|(m, a)| SplitPart {
-                    merchant_id: gid(m),
-                    amount: a.into(),
-                })
-                .collect(),
-        })
     }
 }

@@ -96,6 +96,8 @@ pub struct OrderRecord {
     pub opened_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub closed_at: Option<Timestamp>,
+    /// A platform order's split terms, fixed at opening: each release is divided by them.
+    pub split: Option<crate::split::SplitTerms>,
 }
 
 impl OrderRecord {
@@ -148,6 +150,11 @@ impl TryFrom<escrow_order::Model> for OrderRecord {
             opened_at: Timestamp(m.opened_at_us),
             expires_at: m.expires_at_us.map(Timestamp),
             closed_at: m.closed_at_us.map(Timestamp),
+            split: m
+                .split_terms
+                .as_deref()
+                .map(crate::split::SplitTerms::from_stored)
+                .transpose()?,
         })
     }
 }

@@ -18,6 +18,7 @@ use crate::party::{PartyKind, PartyStatus, get_party_of};
 use crate::principal::Role;
 use crate::scheduler::{self, JobKind};
 use crate::scheme::{SchemeStatus, enrollment_of, get_scheme, policy_at};
+use crate::split::SplitTerms;
 
 /// Longest order description.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -31,6 +32,10 @@ pub struct OpenOrder {
     pub description: String,
     /// The merchant's own order number; generated when absent.
     pub order_no: Option<String>,
+    /// How a platform order's releases are divided (required exactly when the scheme's policy
+    /// has a split rule); fixed from now on.
+    #[serde(default)]
+    pub split: Option<SplitTerms>,
 }
 
 impl Command for OpenOrder {
@@ -67,6 +72,22 @@ impl Command for OpenOrder {
         crate::prepaid::ensure_not_closing_down(tx.db(), merchant.id, scheme.id, "take new orders")
             .await?;
         let policy = policy_at(tx.db(), scheme.id, scheme.current_version).await?;
+        match (&policy.split, &self.split) {
+            (Some(rule), Some(terms)) => terms.check(tx.db(), rule, scheme.id, merchant.id).await?,
+            (Some(_), None) => {
+                return Err(DomainError::invalid(
+                    "split",
+                    "this scheme splits every order: give the platform's commission and each sub-merchant's weight when opening it",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(DomainError::invalid(
+                    "split",
+                    "this scheme's policy has no split rule",
+                ));
+            }
+            (None, None) => {}
+        }
         let shares: Vec<Bp> = policy.milestones.iter().map(|m| m.share_bp).collect();
         let amounts = total.split_by_bp(&shares)?;
 
@@ -132,6 +153,7 @@ impl Command for OpenOrder {
             opened_at_us: Set(tx.now.0),
             expires_at_us: Set(expires_at.map(|t| t.0)),
             closed_at_us: Set(None),
+            split_terms: Set(self.split.as_ref().map(SplitTerms::to_stored).transpose()?),
             ..Default::default()
         }
         .insert(tx.db())
@@ -210,10 +232,7 @@ impl Command for OpenOrder {
             }
         }
         let order = get_order(tx.db(), id).await?;
-        tx.emit(
-            NewEvent::new(
-                "order.opened",
-                json!({
+        let mut data = json!({
                     "order_no": order.order_no,
                     "scheme_id": scheme.id,
                     "policy_version": order.policy_version,
@@ -222,12 +241,20 @@ impl Command for OpenOrder {
                     "milestones": policy.milestones.iter().zip(&amounts).map(|(r, a)| json!({"name": r.name, "share_bp": r.share_bp, "amount": a})).collect::<Vec<_>>(),
                     "escrow_account_id": escrow.id,
                     "expires_at": expires_at.map(|t| t.rfc3339()),
-                }),
-            )
-            .order(id)
-            .merchant(merchant.id)
-            .payer(payer.id)
-            .scheme(scheme.id),
+        });
+        if let Some(terms) = &self.split {
+            // The terms are on the record from the start: nobody can choose them afterwards.
+            data["split"] = json!({
+                "commission_bp": terms.commission_bp,
+                "shares": terms.shares.iter().map(|s| json!({"merchant_id": s.merchant, "weight": s.weight})).collect::<Vec<_>>(),
+            });
+        }
+        tx.emit(
+            NewEvent::new("order.opened", data)
+                .order(id)
+                .merchant(merchant.id)
+                .payer(payer.id)
+                .scheme(scheme.id),
         );
         Ok(order)
     }

@@ -17,10 +17,10 @@ use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
-use crate::ids::{EntryId, MilestoneId, OrderId};
-use crate::ledger::{EntryKind, get_account, post, transfer};
+use crate::ids::{EntryId, MilestoneId, OrderId, PartyId, SchemeId};
+use crate::ledger::{EntryKind, Leg, get_account, post, transfer};
 use crate::money::Money;
-use crate::party::{PartyKind, PartyStatus, get_party_of};
+use crate::party::{PartyKind, PartyRecord, PartyStatus, get_party_of};
 use crate::policy::{Confirmer, Policy};
 use crate::principal::Role;
 use crate::scheduler::{self, JobKind};
@@ -123,22 +123,12 @@ pub(crate) async fn check_gates(
     policy: &Policy,
     amount: Money,
 ) -> DomainResult<()> {
-    let merchant = get_party_of(tx.db(), order.merchant, PartyKind::Merchant).await?;
-    if merchant.status != PartyStatus::Active {
-        return Err(DomainError::invalid_state(
-            format!("merchant {}", merchant.name),
-            merchant.status.as_str(),
-            "receive releases",
-        ));
-    }
-    if let Some(uscc) = &merchant.uscc
-        && crate::screening::is_dishonest(tx.db(), uscc).await?
-    {
-        return Err(DomainError::invalid_state(
-            format!("merchant {}", merchant.name),
-            "ON_DISHONEST_DEBTOR_LIST",
-            "receive releases",
-        ));
+    let merchant = check_recipient(tx, order.merchant, order.scheme).await?;
+    // A platform order pays its sub-merchants directly: each must be fit to receive money.
+    if let Some(terms) = &order.split {
+        for share in &terms.shares {
+            check_recipient(tx, share.merchant, order.scheme).await?;
+        }
     }
     let scheme = get_scheme(tx.db(), order.scheme).await?;
     if scheme.status != SchemeStatus::Active {
@@ -148,13 +138,6 @@ pub(crate) async fn check_gates(
             "release",
         ));
     }
-    crate::prepaid::ensure_not_closing_down(
-        tx.db(),
-        order.merchant,
-        order.scheme,
-        "receive releases",
-    )
-    .await?;
     if let Some(cap) = policy.caps.per_release
         && amount > cap
     {
@@ -208,6 +191,36 @@ pub(crate) async fn check_gates(
     Ok(())
 }
 
+/// A merchant that is to receive released money: active, not on the dishonest-debtor list,
+/// enrolled in the scheme and not closing down there.
+async fn check_recipient(
+    tx: &Tx<'_>,
+    merchant: PartyId,
+    scheme: SchemeId,
+) -> DomainResult<PartyRecord> {
+    let merchant = get_party_of(tx.db(), merchant, PartyKind::Merchant).await?;
+    if merchant.status != PartyStatus::Active {
+        return Err(DomainError::invalid_state(
+            format!("merchant {}", merchant.name),
+            merchant.status.as_str(),
+            "receive releases",
+        ));
+    }
+    if let Some(uscc) = &merchant.uscc
+        && crate::screening::is_dishonest(tx.db(), uscc).await?
+    {
+        return Err(DomainError::invalid_state(
+            format!("merchant {}", merchant.name),
+            "ON_DISHONEST_DEBTOR_LIST",
+            "receive releases",
+        ));
+    }
+    enrollment_of(tx.db(), merchant.id, scheme).await?;
+    crate::prepaid::ensure_not_closing_down(tx.db(), merchant.id, scheme, "receive releases")
+        .await?;
+    Ok(merchant)
+}
+
 /// Sum released into a payable account since the start of this month (China time).
 async fn released_this_month(tx: &Tx<'_>, payable: i64) -> DomainResult<Money> {
     let today = tx.now.china_date();
@@ -241,14 +254,38 @@ async fn release_one(
 ) -> DomainResult<ReleasedTranche> {
     check_gates(tx, order, policy, m.amount).await?;
     let enrollment = enrollment_of(tx.db(), order.merchant, order.scheme).await?;
-    let entry = post(
-        tx,
-        EntryKind::Release,
-        Some(order.id),
-        &format!("{} milestone {} {}", order.order_no, m.index + 1, m.name),
-        &transfer(order.escrow_account, enrollment.payable_account, m.amount),
-    )
-    .await?;
+    let memo = format!("{} milestone {} {}", order.order_no, m.index + 1, m.name);
+    let (legs, split) = match &order.split {
+        None => (
+            transfer(order.escrow_account, enrollment.payable_account, m.amount).to_vec(),
+            None,
+        ),
+        Some(terms) => {
+            let parts = terms.divide(m.amount)?;
+            let mut legs = vec![Leg {
+                account: order.escrow_account,
+                amount_fen: -m.amount.fen(),
+            }];
+            if !parts.commission.is_zero() {
+                legs.push(Leg {
+                    account: enrollment.payable_account,
+                    amount_fen: parts.commission.fen(),
+                });
+            }
+            for (sub, part) in &parts.parts {
+                if !part.is_zero() {
+                    legs.push(Leg {
+                        account: enrollment_of(tx.db(), *sub, order.scheme)
+                            .await?
+                            .payable_account,
+                        amount_fen: part.fen(),
+                    });
+                }
+            }
+            (legs, Some(parts))
+        }
+    };
+    let entry = post(tx, EntryKind::Release, Some(order.id), &memo, &legs).await?;
     milestone::ActiveModel {
         id: Set(m.id.0),
         status: Set(MilestoneStatus::Released.as_str().to_owned()),
@@ -304,22 +341,26 @@ async fn release_one(
             .await?;
         }
     }
+    let mut data = json!({
+        "milestone_id": m.id,
+        "index": m.index,
+        "name": m.name,
+        "amount": m.amount,
+        "entry_id": entry.id,
+        "order_status": if completed { OrderStatus::Completed } else { order.status },
+    });
+    if let Some(p) = &split {
+        data["split"] = json!({
+            "commission": p.commission,
+            "parts": p.parts.iter().map(|(sub, a)| json!({"merchant_id": sub, "amount": a})).collect::<Vec<_>>(),
+        });
+    }
     tx.emit(
-        NewEvent::new(
-            "milestone.released",
-            json!({
-                "milestone_id": m.id,
-                "index": m.index,
-                "name": m.name,
-                "amount": m.amount,
-                "entry_id": entry.id,
-                "order_status": if completed { OrderStatus::Completed } else { order.status },
-            }),
-        )
-        .order(order.id)
-        .merchant(order.merchant)
-        .payer(order.payer)
-        .scheme(order.scheme),
+        NewEvent::new("milestone.released", data)
+            .order(order.id)
+            .merchant(order.merchant)
+            .payer(order.payer)
+            .scheme(order.scheme),
     );
     crate::risk::after_release(tx, order, m.amount, policy).await?;
     Ok(ReleasedTranche {

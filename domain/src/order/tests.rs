@@ -968,7 +968,7 @@ db_test!(
 );
 
 db_test!(
-    a_split_pays_sub_merchants_with_the_commission_capped,
+    a_split_order_releases_only_what_is_confirmed_by_terms_fixed_at_opening,
     |db: TestDb| async move {
         let w = World::new(&db).await;
         let policy = json!({"milestones": [{"name": "交付", "share_bp": 10000, "confirm_by": ["PAYER"]}], "split": {"commission_cap_bp": 3000}});
@@ -984,42 +984,116 @@ db_test!(
         for x in std::iter::once(&platform).chain(subs.iter()) {
             w.enroll(&scheme, x).await;
         }
+        let outsider = w.merchant("未入驻商户", "320105", Industry::Platform).await;
         let buyer = w.payer("买家").await;
-        let order = w.order(&scheme, &platform, &buyer, "100.00").await;
+        let terms = |bp: u32, who: &[&crate::party::PartyRecord]| crate::split::SplitTerms {
+            commission_bp: crate::money::Bp::new(bp).unwrap(),
+            shares: who
+                .iter()
+                .map(|s| crate::split::SplitShare {
+                    merchant: s.id,
+                    weight: 1,
+                })
+                .collect(),
+        };
+        let open = |split: Option<crate::split::SplitTerms>| OpenOrder {
+            scheme: scheme.id,
+            merchant: platform.id,
+            payer: buyer.id,
+            total: m("100.00"),
+            description: "直播间下单".into(),
+            order_no: None,
+            split,
+        };
+        let all = [&subs[0], &subs[1], &subs[2]];
+        // The terms are given when the order is opened, within the scheme's rule.
+        let refused = [
+            (open(None), ErrorCode::Validation),
+            (open(Some(terms(3001, &all))), ErrorCode::LimitExceeded),
+            (
+                open(Some(terms(3000, &[&subs[0], &outsider]))),
+                ErrorCode::NotFound,
+            ),
+            (
+                open(Some(terms(3000, &[&subs[0], &platform]))),
+                ErrorCode::Validation,
+            ),
+            (
+                open(Some(terms(3000, &[&subs[0], &subs[0]]))),
+                ErrorCode::Validation,
+            ),
+        ];
+        for (cmd, code) in refused {
+            assert_eq!(w.run(cmd).await.unwrap_err().code(), code);
+        }
+        let order = w.run(open(Some(terms(3000, &all)))).await.unwrap();
+        assert_eq!(order.split, Some(terms(3000, &all)));
         w.pay(&order, "100.00").await;
         w.pass_days(1).await;
-        let shares: Vec<_> = subs
-            .iter()
-            .map(|s| crate::split::SplitShare {
-                merchant: s.id,
-                weight: 1,
-            })
-            .collect();
-        let over = w
-            .run(crate::split::SplitOrder {
-                order: order.id,
-                commission_bp: crate::money::Bp::new(3001).unwrap(),
-                shares: shares.clone(),
-            })
+        // Settled, but nothing leaves escrow before the buyer confirms delivery.
+        let o = get_order(&db.db, order.id).await.unwrap();
+        assert_eq!((o.in_escrow(), o.released), (m("100.00"), Money::ZERO));
+        let release = w
+            .run(ReleaseMilestone { order: order.id })
             .await
             .unwrap_err();
-        assert_eq!(over.code(), ErrorCode::LimitExceeded);
-        let out = w
-            .run(crate::split::SplitOrder {
-                order: order.id,
-                commission_bp: crate::money::Bp::new(3000).unwrap(),
-                shares,
-            })
+        assert_eq!(release.code(), ErrorCode::InvalidState);
+        // A sub-merchant that is suspended holds up the whole release.
+        w.run(crate::party::SetMerchantStatus {
+            merchant: subs[2].id,
+            status: PartyStatus::Suspended,
+            reason: "核查中".into(),
+        })
+        .await
+        .unwrap();
+        let confirm = ConfirmMilestone {
+            order: order.id,
+            index: 0,
+            as_: ConfirmAs::Payer,
+            approve: true,
+            evidence: "确认收货".into(),
+        };
+        w.run_as(&w.as_party(Role::Payer, buyer.id), confirm)
             .await
             .unwrap();
-        assert_eq!(out.commission, m("30.00"));
         assert_eq!(
-            out.parts
-                .iter()
-                .map(|(_, a)| a.to_string())
-                .collect::<Vec<_>>(),
-            ["23.34", "23.33", "23.33"]
+            get_order(&db.db, order.id).await.unwrap().released,
+            Money::ZERO
         );
+        let blocked = w
+            .run(ReleaseMilestone { order: order.id })
+            .await
+            .unwrap_err();
+        assert_eq!(blocked.code(), ErrorCode::InvalidState);
+        assert!(blocked.to_string().contains("商户丙"), "{blocked}");
+        w.run(crate::party::SetMerchantStatus {
+            merchant: subs[2].id,
+            status: PartyStatus::Active,
+            reason: "核查完毕".into(),
+        })
+        .await
+        .unwrap();
+        let out = w.run(ReleaseMilestone { order: order.id }).await.unwrap();
+        assert_eq!(out.order.status, OrderStatus::Completed);
+        // 30% to the platform, the rest in three equal parts: the remainder fen to the first.
+        let payable = |p: &crate::party::PartyRecord| {
+            let (db, scheme, id) = (&db, &scheme, p.id);
+            async move {
+                let e = crate::scheme::enrollment_of(&db.db, id, scheme.id)
+                    .await
+                    .unwrap();
+                balance(&db.db, e.payable_account)
+                    .await
+                    .unwrap()
+                    .balance_fen
+            }
+        };
+        assert_eq!(payable(&platform).await, 3000);
+        let mut parts = vec![];
+        for sub in &subs {
+            parts.push(payable(sub).await);
+        }
+        assert_eq!(parts, [2334, 2333, 2333]);
         clean(&db).await;
     }
 );

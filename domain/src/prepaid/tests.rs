@@ -610,6 +610,7 @@ db_test!(
                 total: m("100.00"),
                 description: String::new(),
                 order_no: None,
+                split: None,
             })
             .await
             .unwrap_err();

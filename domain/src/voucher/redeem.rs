@@ -152,6 +152,7 @@ impl Command for RedeemVoucher {
             total,
             description: format!("房票 {} 购房 合同 {contract}", v.number),
             order_no: None,
+            split: None,
         }
         .run(tx)
         .await;

@@ -1,7 +1,8 @@
 //! Platforms (二清 compliance): a platform collects for its sub-merchants, but the bank keeps one
-//! sub-account per sub-merchant, splits each receipt by ratio (largest remainder, no fen lost)
-//! with the platform's commission capped at 30%, and pays each sub-merchant directly: the
-//! platform never holds their money.
+//! sub-account per sub-merchant, splits each release by the ratio fixed when the order was
+//! opened (largest remainder, no fen lost) with the platform's commission capped at 30%, only
+//! once the buyer confirms receipt, and pays each sub-merchant directly: the platform never
+//! holds their money.
 
 use serde_json::{Value, json};
 
@@ -9,8 +10,7 @@ use lvyue_domain::principal::Industry;
 use lvyue_domain::testing::Backend;
 
 use super::{
-    amount, code_as, column, enrolled, key, ok_as, order_money, paid_order, payable, payer,
-    regulator, scheme, the_bank,
+    amount, code_as, enrolled, key, ok_as, order_money, payable, payer, regulator, scheme, the_bank,
 };
 use crate::harness::TestServer;
 use crate::world::monday;
@@ -22,7 +22,9 @@ fn platform_policy() -> Value {
     })
 }
 
-const SPLIT: &str = "mutation($o: ID!, $c: Int!, $s: [SplitShareInput!]!, $k: String!) { splitOrder(order: $o, commissionBp: $c, shares: $s, idempotencyKey: $k) { amount commission parts { merchantId amount } } }";
+const OPEN: &str = "mutation($i: OpenOrderInput!, $k: String!) { openOrder(input: $i, idempotencyKey: $k) { id split { commissionBp shares { merchantId weight } } } }";
+
+const CONFIRM: &str = "mutation($o: ID!, $k: String!) { confirmMilestone(order: $o, index: 0, as: PAYER, evidence: \"确认收货\", idempotencyKey: $k) { released { amount } order { status released } } }";
 
 async fn a_platforms_receipts_are_split_and_paid_to_each_sub_merchant(backend: Backend) {
     let Some((srv, clock)) = TestServer::start_at(backend, monday()).await else {
@@ -57,75 +59,82 @@ async fn a_platforms_receipts_are_split_and_paid_to_each_sub_merchant(backend: B
     for name in ["某某茶叶店", "某某盐水鸭", "某某雨花石工艺品"] {
         shops.push(enrolled(&srv, &scheme, name, "320104", Industry::Platform).await);
     }
-    let (buyer, _) = payer(&srv, "王语嫣").await;
-    let small = paid_order(&srv, &scheme, &platform, &buyer, "100.00").await;
-    let big = paid_order(&srv, &scheme, &platform, &buyer, "1000.00").await;
-    let shares = |weights: [u32; 3]| {
-        shops
-            .iter()
-            .zip(weights)
-            .map(|((m, _), w)| json!({"merchant": m, "weight": w}))
-            .collect::<Vec<_>>()
+    let (buyer, buyer_p) = payer(&srv, "王语嫣").await;
+    let split = |commission: u32, weights: [u32; 3]| {
+        json!({
+            "commissionBp": commission,
+            "shares": shops
+                .iter()
+                .zip(weights)
+                .map(|((m, _), w)| json!({"merchant": m, "weight": w}))
+                .collect::<Vec<_>>()
+        })
     };
-    // Not before the money settles (T+1).
+    let open = |total: &str, split: Value| json!({"k": key("open"), "i": {"scheme": scheme, "merchant": platform, "payer": buyer, "total": total, "split": split}});
+    // The split is fixed when the order is opened: no terms, or a commission over 30%, is
+    // refused then.
     assert_eq!(
-        code_as(
-            &srv,
-            &platform_p,
-            SPLIT,
-            json!({"o": small, "c": 3000, "s": shares([1, 1, 1]), "k": key("sp")})
-        )
-        .await,
-        "INVALID_STATE"
+        code_as(&srv, &platform_p, OPEN, open("100.00", Value::Null)).await,
+        "VALIDATION"
     );
-    clock.advance_days(1);
-    srv.tick().await;
-
-    // The platform's commission may not exceed 30%.
     assert_eq!(
         code_as(
             &srv,
             &platform_p,
-            SPLIT,
-            json!({"o": small, "c": 3001, "s": shares([1, 1, 1]), "k": key("sp")})
+            OPEN,
+            open("100.00", split(3001, [1, 1, 1]))
         )
         .await,
         "LIMIT_EXCEEDED"
     );
-    // 30% of 100.00, the rest in three equal parts: the remainder fen goes to the first.
-    let s = ok_as(
+    let small = ok_as(
         &srv,
         &platform_p,
-        SPLIT,
-        json!({"o": small, "c": 3000, "s": shares([1, 1, 1]), "k": key("sp")}),
+        OPEN,
+        open("100.00", split(3000, [1, 1, 1])),
     )
-    .await["splitOrder"]
+    .await["openOrder"]
         .clone();
+    assert_eq!(small["split"]["commissionBp"], 3000);
+    let small = small["id"].as_str().unwrap().to_owned();
+    let big = ok_as(&srv, &bank, OPEN, open("1000.00", split(1000, [5, 3, 2]))).await["openOrder"]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (order, total) in [(&small, "100.00"), (&big, "1000.00")] {
+        ok_as(
+            &srv,
+            &bank,
+            "mutation($i: CollectInput!, $k: String!) { collect(input: $i, idempotencyKey: $k) { id } }",
+            json!({"k": key("collect"), "i": {"order": order, "channel": "WECHAT_PAY", "amount": total, "externalRef": key("wx")}}),
+        )
+        .await;
+    }
+    clock.advance_days(1);
+    srv.tick().await;
+    // Settled, but nothing leaves escrow until the buyer confirms receipt: the platform
+    // cannot release it.
     assert_eq!(
-        (
-            amount(&s["amount"]),
-            amount(&s["commission"]),
-            column(&s["parts"], "amount")
-        ),
-        ("100.00", "30.00", vec!["23.34", "23.33", "23.33"])
+        amount(&order_money(&srv, &small).await["inEscrow"]),
+        "100.00"
     );
+    assert_eq!(
+        code_as(
+            &srv,
+            &platform_p,
+            "mutation($o: ID!, $k: String!) { releaseMilestone(order: $o, idempotencyKey: $k) { released { amount } } }",
+            json!({"o": small, "k": key("rel")})
+        )
+        .await,
+        "INVALID_STATE"
+    );
+    // 30% of 100.00, the rest in three equal parts: the remainder fen goes to the first.
     // 10% of 1000.00, the rest 5:3:2.
-    let s = ok_as(
-        &srv,
-        &bank,
-        SPLIT,
-        json!({"o": big, "c": 1000, "s": shares([5, 3, 2]), "k": key("sp")}),
-    )
-    .await["splitOrder"]
-        .clone();
-    assert_eq!(
-        (amount(&s["commission"]), column(&s["parts"], "amount")),
-        ("100.00", vec!["450.00", "270.00", "180.00"])
-    );
-    assert_eq!(
-        amount(&order_money(&srv, &big).await["status"]),
-        "COMPLETED"
-    );
+    for order in [&small, &big] {
+        let c = ok_as(&srv, &buyer_p, CONFIRM, json!({"o": order, "k": key("ok")})).await;
+        assert_eq!(c["confirmMilestone"]["order"]["status"], "COMPLETED");
+    }
     // The platform holds only its commission; each shop's money is in its own sub-account.
     assert_eq!(payable(&srv, &platform, &scheme).await, "130.00");
     let mut held = vec![];
