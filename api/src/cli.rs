@@ -73,7 +73,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// BANK, MERCHANT, PAYER, REGULATOR or COURT.
+    /// BANK, MERCHANT, PAYER, REGULATOR, COURT or CONFIRMER.
     #[arg(long)]
     pub role: String,
     /// The party the token acts for, e.g. `pty_12` (required for every role but BANK).
@@ -345,11 +345,9 @@ fn token(config: Config, args: TokenArgs) -> anyhow::Result<ExitCode> {
 
 /// The principal `lvyue token` is asked for, checked by the same rules the server applies.
 fn token_principal(args: &TokenArgs) -> anyhow::Result<Principal> {
-    let role: Role = args
-        .role
-        .to_ascii_uppercase()
-        .parse()
-        .map_err(|_| anyhow!("--role must be BANK, MERCHANT, PAYER, REGULATOR or COURT"))?;
+    let role: Role = args.role.to_ascii_uppercase().parse().map_err(|_| {
+        anyhow!("--role must be BANK, MERCHANT, PAYER, REGULATOR, COURT or CONFIRMER")
+    })?;
     let party_id = match &args.party {
         Some(p) => Some(
             p.parse::<PartyId>()

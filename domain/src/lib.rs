@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod canteen;
 pub mod clock;
 pub mod command;
+pub mod confirmer;
 pub mod court;
 pub mod custody;
 pub mod db;

@@ -1,4 +1,5 @@
-//! Parties: the bank, merchants, payers, regulators and courts, and their registration.
+//! Parties: the bank, merchants, payers, regulators, courts and third-party confirmers, and
+//! their registration.
 //!
 //! A payer's ID and phone numbers are stored encrypted with a lookup hash (see [`crate::pii`]);
 //! their registration event carries only salted commitments to them.
@@ -26,7 +27,16 @@ pub const MAX_NAME_CHARS: usize = 100;
 
 string_enum!(
     /// What kind of party.
-    PartyKind { Bank = "BANK", Merchant = "MERCHANT", Payer = "PAYER", Regulator = "REGULATOR", Court = "COURT" }
+    PartyKind {
+        Bank = "BANK",
+        Merchant = "MERCHANT",
+        Payer = "PAYER",
+        Regulator = "REGULATOR",
+        Court = "COURT",
+        /// A third party that certifies delivery: a training association, an exam or timing
+        /// system, a school, an inspection body (see [`crate::confirmer`]).
+        Confirmer = "CONFIRMER",
+    }
 );
 
 string_enum!(
@@ -51,6 +61,7 @@ impl PartyKind {
             PartyKind::Payer => Role::Payer,
             PartyKind::Regulator => Role::Regulator,
             PartyKind::Court => Role::Court,
+            PartyKind::Confirmer => Role::Confirmer,
         }
     }
 }
@@ -143,6 +154,7 @@ pub async fn get_party_of<C: ConnectionTrait>(
                 PartyKind::Regulator => "regulator",
                 PartyKind::Court => "court",
                 PartyKind::Bank => "bank",
+                PartyKind::Confirmer => "confirmer",
             },
             id,
         ));
@@ -167,23 +179,23 @@ pub async fn find_payer_by_id_number<C: ConnectionTrait>(
         .transpose()
 }
 
-fn check_name(name: &str) -> DomainResult<String> {
+pub(crate) fn check_name(name: &str) -> DomainResult<String> {
     crate::text::required("name", name, MAX_NAME_CHARS)
 }
 
-struct NewParty {
-    kind: PartyKind,
-    name: String,
-    region: Option<RegionCode>,
-    industry: Option<Industry>,
-    uscc: Option<String>,
-    status: PartyStatus,
-    attributes: Value,
-    id_number: Option<String>,
-    phone: Option<String>,
+pub(crate) struct NewParty {
+    pub(crate) kind: PartyKind,
+    pub(crate) name: String,
+    pub(crate) region: Option<RegionCode>,
+    pub(crate) industry: Option<Industry>,
+    pub(crate) uscc: Option<String>,
+    pub(crate) status: PartyStatus,
+    pub(crate) attributes: Value,
+    pub(crate) id_number: Option<String>,
+    pub(crate) phone: Option<String>,
 }
 
-async fn insert_party(tx: &Tx<'_>, p: NewParty) -> DomainResult<PartyRecord> {
+pub(crate) async fn insert_party(tx: &Tx<'_>, p: NewParty) -> DomainResult<PartyRecord> {
     let vault = tx.escrow.vault();
     let enc = |v: &Option<String>| v.as_deref().map(|x| vault.encrypt(x)).transpose();
     let model = party::ActiveModel {

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::confirmer::ConfirmerKind;
 use crate::error::DomainError;
+use crate::ids::PartyId;
 use crate::money::{BP_WHOLE, Bp, Money};
 
 /// Most milestones a schedule may have.
@@ -22,9 +24,36 @@ pub enum Confirmer {
     Payer,
     /// The regulator approves (e.g. a transport bureau approving training hours).
     Regulator,
-    /// An evidence record (exam results from the training association, a delivery note, a
-    /// timing-system record), submitted by the bank or the merchant with its reference.
+    /// An evidence record (exam results, a delivery note, a timing-system record) with its
+    /// reference, from any third-party confirmer the bank registered for the scheme — or from
+    /// the merchant itself where the milestone says `self_certify: true`.
     Evidence,
+    /// Evidence from a registered confirmer of this kind (`{"CONFIRMER_KIND": "EXAM_SYSTEM"}`).
+    ConfirmerKind(ConfirmerKind),
+    /// Evidence from this registered confirmer (`{"CONFIRMER_PARTY": "pty_7"}`).
+    ConfirmerParty(PartyId),
+}
+
+impl Confirmer {
+    /// The stable text a confirmation is recorded under (`PAYER`, `EVIDENCE`,
+    /// `CONFIRMER_KIND:EXAM_SYSTEM`, `CONFIRMER_PARTY:pty_7`).
+    pub fn key(self) -> String {
+        match self {
+            Confirmer::Payer => "PAYER".into(),
+            Confirmer::Regulator => "REGULATOR".into(),
+            Confirmer::Evidence => "EVIDENCE".into(),
+            Confirmer::ConfirmerKind(k) => format!("CONFIRMER_KIND:{k}"),
+            Confirmer::ConfirmerParty(p) => format!("CONFIRMER_PARTY:{p}"),
+        }
+    }
+
+    /// Whether this confirmation is third-party evidence (given with a reference).
+    pub fn is_evidence(self) -> bool {
+        matches!(
+            self,
+            Confirmer::Evidence | Confirmer::ConfirmerKind(_) | Confirmer::ConfirmerParty(_)
+        )
+    }
 }
 
 /// One stage of a release schedule.
@@ -40,6 +69,10 @@ pub struct MilestoneRule {
     /// previous one released, or the order settled for the first); 0 = as soon as it is current.
     #[serde(default)]
     pub auto_after_days: Option<u32>,
+    /// The merchant may give this milestone's `EVIDENCE` confirmation for its own order. Off
+    /// unless the policy says so; shown wherever the policy is shown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub self_certify: bool,
 }
 
 /// What the required custody is a share of.
@@ -346,13 +379,22 @@ impl Policy {
                     ),
                 );
             }
-            let mut seen = m.confirm_by.clone();
-            seen.sort_by_key(|c| *c as u8);
-            seen.dedup();
+            let seen: std::collections::BTreeSet<String> =
+                m.confirm_by.iter().map(|c| c.key()).collect();
             if seen.len() != m.confirm_by.len() {
                 return bad(
                     "policy.milestones.confirm_by",
                     format!("milestone {} lists a confirmer twice", i + 1),
+                );
+            }
+            if m.self_certify && !m.confirm_by.contains(&Confirmer::Evidence) {
+                return bad(
+                    "policy.milestones.self_certify",
+                    format!(
+                        "milestone {} ({}) lets the merchant certify itself, but needs no EVIDENCE confirmation",
+                        i + 1,
+                        m.name
+                    ),
                 );
             }
             if m.auto_after_days.is_some_and(|d| d > MAX_VALIDITY_DAYS) {
@@ -788,6 +830,30 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("no one to confirm")
+        );
+        // Self-certification is a permission on EVIDENCE: without it, it means nothing.
+        let mut j = shenzhen();
+        j["milestones"][1]["confirm_by"] = json!(["PAYER"]);
+        j["milestones"][1]["self_certify"] = json!(true);
+        let err = Policy::from_json(&j).unwrap_err().to_string();
+        assert!(err.contains("policy.milestones.self_certify"), "{err}");
+        // A confirmer named twice, by kind, is refused like any other.
+        let mut j = shenzhen();
+        j["milestones"][1]["confirm_by"] =
+            json!([{"CONFIRMER_KIND": "EXAM_SYSTEM"}, {"CONFIRMER_KIND": "EXAM_SYSTEM"}]);
+        let err = Policy::from_json(&j).unwrap_err().to_string();
+        assert!(err.contains("twice"), "{err}");
+        let mut j = shenzhen();
+        j["milestones"][1]["confirm_by"] =
+            json!([{"CONFIRMER_KIND": "EXAM_SYSTEM"}, {"CONFIRMER_PARTY": "pty_7"}]);
+        let p = Policy::from_json(&j).unwrap();
+        assert_eq!(
+            p.milestones[1]
+                .confirm_by
+                .iter()
+                .map(|c| c.key())
+                .collect::<Vec<_>>(),
+            ["CONFIRMER_KIND:EXAM_SYSTEM", "CONFIRMER_PARTY:pty_7"]
         );
     }
 }

@@ -20,15 +20,19 @@ pub enum Role {
     Payer,
     Regulator,
     Court,
+    /// A third-party confirmer (training association, exam or timing system, school,
+    /// inspection body): certifies milestones of the schemes it is registered for.
+    Confirmer,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Bank,
         Role::Merchant,
         Role::Payer,
         Role::Regulator,
         Role::Court,
+        Role::Confirmer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +42,7 @@ impl Role {
             Role::Payer => "PAYER",
             Role::Regulator => "REGULATOR",
             Role::Court => "COURT",
+            Role::Confirmer => "CONFIRMER",
         }
     }
 }
@@ -55,7 +60,10 @@ impl FromStr for Role {
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
-                DomainError::invalid("role", "must be BANK, MERCHANT, PAYER, REGULATOR or COURT")
+                DomainError::invalid(
+                    "role",
+                    "must be BANK, MERCHANT, PAYER, REGULATOR, COURT or CONFIRMER",
+                )
             })
     }
 }

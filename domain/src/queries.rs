@@ -125,6 +125,18 @@ pub fn order_scope(p: &Principal) -> Condition {
         ),
         // A court reaches orders through evidence requests under a case number, not by listing.
         Role::Court => nothing(),
+        // A confirmer sees the orders of the schemes it is registered to confirm for.
+        Role::Confirmer => p.party_id.map_or_else(nothing, |id| {
+            Condition::all().add(
+                escrow_order::Column::SchemeId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(lvyue_entity::confirmer_scheme::Column::SchemeId)
+                        .from(lvyue_entity::confirmer_scheme::Entity)
+                        .and_where(lvyue_entity::confirmer_scheme::Column::PartyId.eq(id.0))
+                        .to_owned(),
+                ),
+            )
+        }),
     }
 }
 
@@ -136,7 +148,7 @@ pub fn merchant_scope(p: &Principal) -> Condition {
         Role::Merchant => p
             .party_id
             .map_or_else(nothing, |id| merchants.add(party::Column::Id.eq(id.0))),
-        Role::Payer => nothing(),
+        Role::Payer | Role::Confirmer => nothing(),
         Role::Regulator => merchants.add(jurisdiction_condition(
             &p.jurisdiction,
             party::Column::Region,
@@ -228,7 +240,7 @@ pub fn deposit_freeze_scope(p: &Principal) -> Condition {
         Role::Regulator => {
             jurisdiction_condition(&p.jurisdiction, f::Column::Region, f::Column::Industry)
         }
-        Role::Court => nothing(),
+        Role::Court | Role::Confirmer => nothing(),
     }
 }
 
@@ -290,8 +302,8 @@ pub async fn scheme_visible<C: ConnectionTrait>(
     id: SchemeId,
 ) -> DomainResult<SchemeRecord> {
     let mut cond = scheme_scope(p);
-    if matches!(p.role, Role::Merchant | Role::Payer) {
-        // Schemes of the principal's own orders or enrollments.
+    if matches!(p.role, Role::Merchant | Role::Payer | Role::Confirmer) {
+        // Schemes of the principal's own orders or enrollments, or that it confirms for.
         let own = match (p.role, p.party_id) {
             (Role::Merchant, Some(m)) => Expr::col((scheme::Entity, scheme::Column::Id))
                 .in_subquery(
@@ -307,6 +319,14 @@ pub async fn scheme_visible<C: ConnectionTrait>(
                         .column(escrow_order::Column::SchemeId)
                         .from(escrow_order::Entity)
                         .and_where(escrow_order::Column::PayerId.eq(payer.0))
+                        .to_owned(),
+                ),
+            (Role::Confirmer, Some(c)) => Expr::col((scheme::Entity, scheme::Column::Id))
+                .in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(lvyue_entity::confirmer_scheme::Column::SchemeId)
+                        .from(lvyue_entity::confirmer_scheme::Entity)
+                        .and_where(lvyue_entity::confirmer_scheme::Column::PartyId.eq(c.0))
                         .to_owned(),
                 ),
             _ => Expr::val(1).eq(0),
@@ -557,7 +577,7 @@ pub fn event_scope(p: &Principal) -> Condition {
                         .to_owned(),
                 ),
             ),
-        Role::Court => nothing(),
+        Role::Court | Role::Confirmer => nothing(),
     }
 }
 

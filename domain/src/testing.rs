@@ -325,6 +325,25 @@ pub mod world {
             .expect("register court")
         }
 
+        /// A third-party confirmer registered for `schemes`.
+        ///
+        /// # Panics
+        /// On any refusal.
+        pub async fn confirmer(
+            &self,
+            kind: crate::confirmer::ConfirmerKind,
+            schemes: &[&SchemeRecord],
+        ) -> PartyRecord {
+            self.run(crate::confirmer::RegisterConfirmer {
+                name: format!("南京市机动车驾驶员培训行业协会{}", self.next()),
+                kind,
+                region: "320100".parse().expect("region"),
+                schemes: schemes.iter().map(|s| s.id).collect(),
+            })
+            .await
+            .expect("register confirmer")
+        }
+
         /// # Panics
         /// On any refusal.
         pub async fn scheme(

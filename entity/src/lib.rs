@@ -11,6 +11,7 @@ pub mod canteen_school;
 pub mod card_usage;
 pub mod checkpoint;
 pub mod confirmation;
+pub mod confirmer_scheme;
 pub mod deposit_account;
 pub mod deposit_freeze;
 pub mod deposit_inflow;

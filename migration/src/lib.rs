@@ -20,6 +20,7 @@ mod m20261125_000009_payroll;
 mod m20261126_000010_alert_paging;
 mod m20261207_000011_holiday_calendar;
 mod m20261207_000012_order_split_terms;
+mod m20261207_000013_confirmers;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000010_alert_paging::Migration),
             Box::new(m20261207_000011_holiday_calendar::Migration),
             Box::new(m20261207_000012_order_split_terms::Migration),
+            Box::new(m20261207_000013_confirmers::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! The authorization matrix, generated from the schema itself (introspection), so a field added
 //! tomorrow is covered tomorrow: every query and mutation field × every role (anonymous, BANK,
-//! MERCHANT, PAYER, REGULATOR, COURT) × the caller's own tenant's ids and another tenant's ids,
+//! MERCHANT, PAYER, REGULATOR, COURT, CONFIRMER) × the caller's own tenant's ids and another tenant's ids,
 //! with arguments built from the introspected types, checked against [`ACCESS`] — a small
 //! explicit table of who may reach each field. A field missing from the table, or a table entry
 //! for a field that no longer exists, fails the test by name.
@@ -21,7 +21,7 @@ use crate::harness::{TestServer, bank};
 use crate::world::{as_party, as_regulator, bank_do, monday};
 
 /// Who may reach each field. Letters: `B` bank, `M` merchant, `P` payer, `R` regulator, `C`
-/// court; `*` anyone, even without a token. An upper-case letter: the role reaches the field
+/// court, `F` third-party confirmer; `*` anyone, even without a token. An upper-case letter: the role reaches the field
 /// and sees its own tenant's rows through it. A lower-case letter: the role passes the field's
 /// guard, but the domain finds nothing of its tenant there (its scope is empty for that kind of
 /// row), so even its own ids are `NOT_FOUND` or `FORBIDDEN`. A role not listed is refused by
@@ -46,13 +46,13 @@ const ACCESS: &[(&str, &str)] = &[
     ("Query.event", "BMPR"),
     ("Query.events", "BMPR"),
     ("Query.fundFlows", "BMR"),
-    ("Query.holidayCalendar", "BMPRC"),
+    ("Query.holidayCalendar", "BMPRCF"),
     ("Query.inclusionProof", "*"),
     ("Query.inclusionProofByEvent", "*"),
     ("Query.inclusionProofByLeafHash", "*"),
     ("Query.jobs", "B"),
     ("Query.journalEntries", "B"),
-    ("Query.me", "BMPRC"),
+    ("Query.me", "BMPRCF"),
     ("Query.medicalAdvances", "BMR"),
     ("Query.medicalAdvancesOutstanding", "BMR"),
     ("Query.medicalReceipt", "BMPR"),
@@ -60,14 +60,14 @@ const ACCESS: &[(&str, &str)] = &[
     ("Query.merchantBalancesReport", "BMR"),
     ("Query.merchantProfile", "BMR"),
     ("Query.merchants", "BRMC"),
-    ("Query.myParty", "BMPRC"),
+    ("Query.myParty", "BMPRCF"),
     ("Query.notaryKey", "*"),
     ("Query.notifications", "B"),
     ("Query.order", "BMPR"),
     ("Query.orderByNo", "BMPR"),
     ("Query.orders", "BMPR"),
     ("Query.parties", "B"),
-    ("Query.party", "BMPRC"),
+    ("Query.party", "BMPRCF"),
     ("Query.payouts", "BM"),
     ("Query.purchase", "BMR"),
     ("Query.purchases", "BMR"),
@@ -78,7 +78,7 @@ const ACCESS: &[(&str, &str)] = &[
     ("Query.reportRuns", "BMR"),
     // Merchants and payers see the schemes they take part in; courts reach schemes through
     // the orders of their cases, not by id.
-    ("Query.scheme", "BMPRc"),
+    ("Query.scheme", "BMPRcF"),
     ("Query.schemes", "BR"),
     ("Query.search", "BMPR"),
     ("Query.serverStatus", "B"),
@@ -98,7 +98,7 @@ const ACCESS: &[(&str, &str)] = &[
     ("Mutation.assignCanteenSchool", "B"),
     ("Mutation.batchPayout", "BM"),
     ("Mutation.collect", "B"),
-    ("Mutation.confirmMilestone", "BMPR"),
+    ("Mutation.confirmMilestone", "BmPRF"),
     ("Mutation.convertDeposit", "BP"),
     ("Mutation.courtDeduct", "BC"),
     ("Mutation.courtFreeze", "BC"),
@@ -129,6 +129,7 @@ const ACCESS: &[(&str, &str)] = &[
     ("Mutation.recordPatientPayment", "B"),
     ("Mutation.redeemVoucher", "BP"),
     ("Mutation.refundPatientPayment", "BM"),
+    ("Mutation.registerConfirmer", "B"),
     ("Mutation.registerCourt", "B"),
     ("Mutation.registerMerchant", "B"),
     ("Mutation.registerPayer", "B"),
@@ -182,16 +183,18 @@ pub(crate) enum Who {
     Payer,
     Regulator,
     Court,
+    Confirmer,
     Bank,
 }
 
 impl Who {
-    const ALL: [Who; 6] = [
+    const ALL: [Who; 7] = [
         Who::Anonymous,
         Who::Merchant,
         Who::Payer,
         Who::Regulator,
         Who::Court,
+        Who::Confirmer,
         Who::Bank,
     ];
 
@@ -203,6 +206,7 @@ impl Who {
             Who::Payer => 'P',
             Who::Regulator => 'R',
             Who::Court => 'C',
+            Who::Confirmer => 'F',
         }
     }
 }
@@ -243,6 +247,8 @@ pub(crate) struct Tenant {
     pub(crate) merchant: String,
     pub(crate) payer: String,
     pub(crate) court: String,
+    /// A third-party confirmer registered for the tenant's scheme.
+    pub(crate) confirmer: String,
     pub(crate) order: String,
     pub(crate) order_no: String,
     /// An order with a refund awaiting the regulator's approval of a deduction.
@@ -267,6 +273,7 @@ impl Tenant {
             Who::Merchant => Some(as_party(Role::Merchant, &self.merchant)),
             Who::Payer => Some(as_party(Role::Payer, &self.payer)),
             Who::Court => Some(as_party(Role::Court, &self.court)),
+            Who::Confirmer => Some(as_party(Role::Confirmer, &self.confirmer)),
             Who::Regulator => Some(as_regulator(
                 &self.regulator,
                 &[&self.region[..4]],
@@ -283,6 +290,7 @@ impl Tenant {
             self.merchant.clone(),
             self.payer.clone(),
             self.court.clone(),
+            self.confirmer.clone(),
             self.order.clone(),
             self.order_no.clone(),
             self.refund_order.clone(),
@@ -374,6 +382,15 @@ async fn tenant(srv: &TestServer, tag: &str, region: &str, city: &str) -> Tenant
         .await,
         &["registerCourt", "id"],
     );
+    let confirmer = str_of(
+        &bank_do(
+            srv,
+            "mutation($i: RegisterConfirmerInput!, $k: String!) { registerConfirmer(input: $i, idempotencyKey: $k) { id } }",
+            json!({"k": k("cf"), "i": {"name": format!("{city}驾培协会"), "kind": "TRAINING_ASSOCIATION", "region": region, "schemes": [scheme]}}),
+        )
+        .await,
+        &["registerConfirmer", "id"],
+    );
     let mut orders = Vec::new();
     for i in 0..2 {
         let o = bank_do(
@@ -397,6 +414,7 @@ async fn tenant(srv: &TestServer, tag: &str, region: &str, city: &str) -> Tenant
         merchant,
         payer,
         court,
+        confirmer,
         order: orders[0].0.clone(),
         order_no: orders[0].1.clone(),
         refund_order: orders[1].0.clone(),
@@ -739,6 +757,7 @@ impl Gen<'_> {
                 Who::Payer => t.payer.clone(),
                 Who::Regulator => t.regulator.clone(),
                 Who::Court => t.court.clone(),
+                Who::Confirmer => t.confirmer.clone(),
                 _ => t.merchant.clone(),
             },
         }

@@ -86,6 +86,8 @@ struct Ctx {
     srv: TestServer,
     bank: Principal,
     court: Principal,
+    /// The training association that certifies exam results in the scheme.
+    confirmer: Principal,
     merchants: Vec<(Principal, Target)>,
     ledger: Mutex<Ledger>,
 }
@@ -95,7 +97,7 @@ enum Req {
     Confirm {
         order: String,
         index: u32,
-        by_merchant: bool,
+        by_confirmer: bool,
     },
     Release {
         order: String,
@@ -133,10 +135,10 @@ impl Ctx {
             Req::Confirm {
                 order,
                 index,
-                by_merchant,
+                by_confirmer,
             } => {
-                let who = if *by_merchant {
-                    &self.merchant_of(order).0
+                let who = if *by_confirmer {
+                    &self.confirmer
                 } else {
                     &self.bank
                 };
@@ -281,7 +283,7 @@ async fn client(ctx: Arc<Ctx>, me: usize, requests: usize, seed: u64) {
                 0..20 => Req::Confirm {
                     order,
                     index: rng.gen_range(1..4),
-                    by_merchant: rng.gen_bool(0.5),
+                    by_confirmer: rng.gen_bool(0.5),
                 },
                 20..30 => Req::Release { order },
                 30..50 => Req::Payout {
@@ -401,6 +403,7 @@ async fn contention(backend: Backend) {
         srv,
         bank: bank(),
         court: w.court_principal(),
+        confirmer: w.confirmer_principal(),
         merchants,
         ledger: Mutex::new(Ledger::default()),
     });

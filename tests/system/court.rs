@@ -23,7 +23,7 @@ async fn a_court_freezes_deducts_and_verifies_its_evidence(backend: Backend) {
         .clone();
     assert_eq!(hold["status"], "ACTIVE");
     // 750.00 in escrow, 700.00 frozen: the 150.00 tranche cannot go out.
-    TestServer::ok(srv.gql(Some(&w.merchant_principal()), "mutation($o: ID!) { confirmMilestone(order: $o, index: 1, as: EVIDENCE, evidence: \"科目一\", idempotencyKey: \"e1\") { released { amount } } }", json!({"o": order})).await);
+    TestServer::ok(srv.gql(Some(&w.confirmer_principal()), "mutation($o: ID!) { confirmMilestone(order: $o, index: 1, as: EVIDENCE, evidence: \"科目一\", idempotencyKey: \"e1\") { released { amount } } }", json!({"o": order})).await);
     let blocked = srv.gql(Some(&bank()), "mutation($o: ID!) { releaseMilestone(order: $o, idempotencyKey: \"rel\") { released { amount } } }", json!({"o": order})).await;
     assert_eq!(first_code(&blocked), "INSUFFICIENT_FUNDS");
     // A merchant cannot unfreeze; the court deducts 200.00 to its account.

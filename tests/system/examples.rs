@@ -75,6 +75,7 @@ async fn every_documented_query_runs_against_the_demo_as_its_role(backend: Backe
         ("payer", Some(by_role(Role::Payer))),
         ("regulator", Some(by_role(Role::Regulator))),
         ("court", Some(by_role(Role::Court))),
+        ("confirmer", Some(by_role(Role::Confirmer))),
     ] {
         for (file, query, vars) in examples(dir) {
             let body = srv.gql(who.as_ref(), &query, vars).await;

@@ -50,12 +50,12 @@ async fn shenzhen_order_releases_its_tranches(backend: Backend) {
         (Some("4999.99"), Some("1249.99"))
     );
 
-    // The merchant records each exam result; each releases its tranche.
+    // The training association certifies each exam result; each releases its tranche.
     let mut released = vec![];
     for i in 1..4 {
         let d = TestServer::ok(
             srv.gql(
-                Some(&merchant),
+                Some(&w.confirmer_principal()),
                 "mutation($o: ID!, $i: Int!, $k: String!) { confirmMilestone(order: $o, index: $i, as: EVIDENCE, evidence: \"科目考试合格证明\", idempotencyKey: $k) { released { amount } order { status } } }",
                 json!({"o": order, "i": i, "k": format!("exam-{i}")}),
             )

@@ -60,6 +60,8 @@ pub struct World {
     pub merchant: String,
     pub payer: String,
     pub court: String,
+    /// The training association registered to certify the scheme's exam results.
+    pub confirmer: String,
     pub n: std::sync::atomic::AtomicU32,
 }
 
@@ -86,6 +88,10 @@ impl World {
     pub fn court_principal(&self) -> Principal {
         as_party(Role::Court, &self.court)
     }
+
+    pub fn confirmer_principal(&self) -> Principal {
+        as_party(Role::Confirmer, &self.confirmer)
+    }
 }
 
 pub async fn register_merchant(
@@ -108,7 +114,8 @@ pub async fn register_merchant(
     d["registerMerchant"]["id"].as_str().expect("id").to_owned()
 }
 
-/// A Nanjing driving-school scheme with one merchant, one payer, a regulator and a court.
+/// A Nanjing driving-school scheme with one merchant, one payer, a regulator, a court and the
+/// training association that certifies its exam results.
 pub async fn driving_school(srv: &TestServer, policy: Value) -> World {
     let reg = bank_do(
         srv,
@@ -157,12 +164,22 @@ pub async fn driving_school(srv: &TestServer, policy: Value) -> World {
         .as_str()
         .expect("id")
         .to_owned();
+    let confirmer = bank_do(
+        srv,
+        "mutation($s: ID!) { registerConfirmer(input: {name: \"南京市机动车驾驶员培训行业协会\", kind: TRAINING_ASSOCIATION, region: \"320100\", schemes: [$s]}, idempotencyKey: \"cf-1\") { id } }",
+        json!({"s": scheme}),
+    )
+    .await["registerConfirmer"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     World {
         regulator: reg,
         scheme,
         merchant,
         payer,
         court,
+        confirmer,
         n: std::sync::atomic::AtomicU32::new(1),
     }
 }

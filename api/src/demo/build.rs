@@ -11,6 +11,7 @@ use lvyue_domain::Escrow;
 use lvyue_domain::canteen::AssignCanteenSchool;
 use lvyue_domain::clock::ManualClock;
 use lvyue_domain::command::Command;
+use lvyue_domain::confirmer::{ConfirmerKind, RegisterConfirmer};
 use lvyue_domain::idempotency::IdempotencyKey;
 use lvyue_domain::identity::{id_number_with_check, uscc_with_check};
 use lvyue_domain::ids::{OrderId, PartyId, SchemeId};
@@ -37,6 +38,8 @@ pub struct DemoParties {
     pub payer: PartyId,
     pub regulator: PartyId,
     pub court: PartyId,
+    /// The training association that certifies the evidence-paid schools' exam results.
+    pub confirmer: PartyId,
     pub orders: usize,
 }
 
@@ -44,7 +47,7 @@ pub struct DemoParties {
 struct Live {
     order: OrderRecord,
     industry: Industry,
-    /// Who confirms its milestones: the school (evidence) or the bureau.
+    /// Who confirms its milestones: the training association (evidence) or the bureau.
     by_regulator: Option<Principal>,
     payer: PartyId,
 }
@@ -62,6 +65,8 @@ pub struct Builder {
     pub(super) rng: StdRng,
     n: u64,
     live: Vec<Live>,
+    /// Who certifies exam results for the schools paid on evidence.
+    exam_confirmer: Option<PartyId>,
     pub(super) orders: usize,
     pub(super) housing_state: super::industries::HousingState,
     /// Redeemed homes waiting for handover: (order, buyer).
@@ -93,6 +98,7 @@ impl Builder {
             rng: StdRng::seed_from_u64(20_261_125),
             n: 0,
             live: Vec::new(),
+            exam_confirmer: None,
             orders: 0,
             housing_state: Default::default(),
             handovers: Vec::new(),
@@ -371,8 +377,9 @@ impl Builder {
             .await?
             .id;
 
-        // Driving schools in three cities: Nanjing and Wuxi pay on the school's exam evidence
-        // (25/15/30/30), Suzhou on the transport bureau's approval of hours (10/30/30/30).
+        // Driving schools in three cities: Nanjing and Wuxi pay on exam results certified by the
+        // provincial training association (25/15/30/30), Suzhou on the transport bureau's
+        // approval of hours (10/30/30/30). No school certifies its own learners' exams.
         let evidence_policy = json!({
             "milestones": [
                 {"name": "报名", "share_bp": 2500, "auto_after_days": 0},
@@ -548,6 +555,16 @@ impl Builder {
             self.enroll(platform_scheme, m).await?;
             sellers.push(m);
         }
+        let association = self
+            .bank(RegisterConfirmer {
+                name: "江苏省机动车驾驶员培训行业协会".into(),
+                kind: ConfirmerKind::TrainingAssociation,
+                region: "320000".parse()?,
+                schemes: vec![schools[0].0.id, schools[2].0.id],
+            })
+            .await?
+            .id;
+        self.exam_confirmer = Some(association);
         let housing_set = self.housing(&housing).await?;
         let medical_set = self.medical(&medical).await?;
         let payroll_set = self.payroll(&labour).await?;
@@ -665,6 +682,7 @@ impl Builder {
             payer,
             regulator: transport[0].party_id.context("regulator")?,
             court,
+            confirmer: association,
             orders: self.orders,
         })
     }
@@ -795,14 +813,18 @@ impl Builder {
                 }
             }
             None => {
-                let school = principal(Role::Merchant, order.merchant);
+                let association = principal(
+                    Role::Confirmer,
+                    self.exam_confirmer
+                        .context("demo: no association certifies exams")?,
+                );
                 let evidence = format!(
-                    "考试合格证明 KS{}{:06}",
+                    "协会考试成绩单 KS{}{:06}",
                     order.order_no.get(2..10).unwrap_or(""),
                     self.next()
                 );
                 self.as_(
-                    &school,
+                    &association,
                     ConfirmMilestone {
                         order: order.id,
                         index: next.index,

@@ -111,6 +111,15 @@ pub fn principals(p: &DemoParties) -> anyhow::Result<Vec<(&'static str, Principa
             "COURT (南京市玄武区人民法院)",
             principal(Role::Court, Some(p.court), Jurisdiction::default(), "court"),
         ),
+        (
+            "CONFIRMER (江苏省机动车驾驶员培训行业协会: certifies exam results)",
+            principal(
+                Role::Confirmer,
+                Some(p.confirmer),
+                Jurisdiction::default(),
+                "confirmer",
+            ),
+        ),
     ])
 }
 

@@ -15,6 +15,9 @@ pub enum GqlRole {
     Payer,
     Regulator,
     Court,
+    /// A third-party confirmer (training association, exam or timing system, school,
+    /// inspection body).
+    Confirmer,
 }
 
 impl From<Role> for GqlRole {
@@ -25,6 +28,7 @@ impl From<Role> for GqlRole {
             Role::Payer => GqlRole::Payer,
             Role::Regulator => GqlRole::Regulator,
             Role::Court => GqlRole::Court,
+            Role::Confirmer => GqlRole::Confirmer,
         }
     }
 }
@@ -37,6 +41,7 @@ impl From<GqlRole> for Role {
             GqlRole::Payer => Role::Payer,
             GqlRole::Regulator => Role::Regulator,
             GqlRole::Court => Role::Court,
+            GqlRole::Confirmer => Role::Confirmer,
         }
     }
 }
@@ -143,10 +148,11 @@ macro_rules! mirror_enum {
 }
 
 use lvyue_domain::alert::{AlertKind, AlertStatus, Severity};
+use lvyue_domain::confirmer::ConfirmerKind;
 use lvyue_domain::ledger::{AccountKind, EntryKind, HoldKind, HoldStatus};
+use lvyue_domain::order::ConfirmAs;
 use lvyue_domain::order::{Channel, MilestoneStatus, OrderStatus, PaymentStatus, RefundStatus};
 use lvyue_domain::party::{PartyKind, PartyStatus};
-use lvyue_domain::policy::Confirmer;
 use lvyue_domain::reconcile::MatchStatus;
 use lvyue_domain::scheme::SchemeStatus;
 use lvyue_domain::screening::ListKind;
@@ -162,7 +168,7 @@ mirror_enum!(/// Whether a payment has settled into escrow (T+1).
 mirror_enum!(/// A refund's life.
     GqlRefundStatus = "RefundStatus", RefundStatus { Requested, AwaitingApproval, Executed });
 mirror_enum!(/// What kind of party.
-    GqlPartyKind = "PartyKind", PartyKind { Bank, Merchant, Payer, Regulator, Court });
+    GqlPartyKind = "PartyKind", PartyKind { Bank, Merchant, Payer, Regulator, Court, Confirmer });
 mirror_enum!(/// Whether a party may take part in new business.
     GqlPartyStatus = "PartyStatus", PartyStatus { Active, ManualReview, Suspended, Blocked, Closed });
 mirror_enum!(/// What an account is for.
@@ -173,8 +179,10 @@ mirror_enum!(/// Why money is held.
     GqlHoldKind = "HoldKind", HoldKind { CourtFreeze, DepositFreeze, LossFreeze, RiskFreeze });
 mirror_enum!(/// A hold's life.
     GqlHoldStatus = "HoldStatus", HoldStatus { Active, Released, Expired, Consumed });
-mirror_enum!(/// Who confirms a milestone.
-    GqlConfirmer = "Confirmer", Confirmer { Payer, Regulator, Evidence });
+mirror_enum!(/// In which capacity a milestone is confirmed.
+    GqlConfirmer = "Confirmer", ConfirmAs { Payer, Regulator, Evidence });
+mirror_enum!(/// What kind of third party a confirmer is.
+    GqlConfirmerKind = "ConfirmerKind", ConfirmerKind { TrainingAssociation, ExamSystem, TimingSystem, School, InspectionBody });
 mirror_enum!(/// A scheme's state.
     GqlSchemeStatus = "SchemeStatus", SchemeStatus { Active, ClosingDown, Closed });
 mirror_enum!(/// What an alert is about.

@@ -705,9 +705,13 @@ impl OrderMutation {
     }
 
     /// Confirms (or, for a regulator, rejects) a milestone in the capacity the policy names:
-    /// PAYER (the payer itself), REGULATOR (within its jurisdiction), EVIDENCE (the bank or the
-    /// merchant, with the record's reference). Releases what becomes releasable.
-    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])")]
+    /// PAYER (the payer itself), REGULATOR (within its jurisdiction), EVIDENCE (a third-party
+    /// confirmer registered for the scheme, or the bank entering its record, with the record's
+    /// reference; the merchant only where the milestone says `self_certify`). Releases what
+    /// becomes releasable.
+    #[graphql(
+        guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator, Role::Confirmer])"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn confirm_milestone(
         &self,

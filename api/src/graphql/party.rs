@@ -15,7 +15,7 @@ use lvyue_domain::screening::{ImportList, ListImportResult};
 use super::common::{gid, id, run, time};
 use super::connection::{self, Cursor, Page};
 use super::context::ContextExt;
-use super::enums::{GqlIndustry, GqlListKind, GqlPartyKind, GqlPartyStatus};
+use super::enums::{GqlConfirmerKind, GqlIndustry, GqlListKind, GqlPartyKind, GqlPartyStatus};
 use super::guard::RoleGuard;
 use async_graphql::connection::Connection;
 
@@ -303,6 +303,16 @@ pub struct RegisterCourtInput {
     pub region: String,
 }
 
+#[derive(InputObject)]
+pub struct RegisterConfirmerInput {
+    pub name: String,
+    pub kind: GqlConfirmerKind,
+    /// GB/T 2260 region code.
+    pub region: String,
+    /// The schemes whose milestones it may certify.
+    pub schemes: Vec<ID>,
+}
+
 /// What a list import did.
 #[derive(SimpleObject)]
 pub struct ImportListPayload {
@@ -410,6 +420,28 @@ impl PartyMutation {
         let cmd = dparty::RegisterCourt {
             name: input.name,
             region: input.region.parse()?,
+        };
+        Ok(Party::for_viewer(
+            run(ctx, &idempotency_key, cmd).await?,
+            ctx.principal()?,
+        ))
+    }
+
+    /// Registers a third-party confirmer (a training association, an exam or timing system, a
+    /// school, an inspection body) for the schemes whose milestones it certifies. It acts with
+    /// a token of role CONFIRMER for its party. Bank only.
+    #[graphql(guard = "RoleGuard(&[Role::Bank])")]
+    async fn register_confirmer(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterConfirmerInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Party> {
+        let cmd = lvyue_domain::confirmer::RegisterConfirmer {
+            name: input.name,
+            kind: input.kind.into(),
+            region: input.region.parse()?,
+            schemes: input.schemes.iter().map(id).collect::<Result<_, _>>()?,
         };
         Ok(Party::for_viewer(
             run(ctx, &idempotency_key, cmd).await?,

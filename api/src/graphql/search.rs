@@ -278,7 +278,7 @@ fn connection_of(r: SearchResults, offset: usize) -> Connection<Cursor, SearchHi
 /// What `p` may find. Never taken from input.
 ///
 /// # Errors
-/// `FORBIDDEN` for a court.
+/// `FORBIDDEN` for a court or a confirmer.
 pub fn scope_of(p: &Principal) -> async_graphql::Result<Scope> {
     // A merchant or payer principal without a party sees nothing: an empty list matches
     // nothing (fail closed).
@@ -316,6 +316,11 @@ pub fn scope_of(p: &Principal) -> async_graphql::Result<Scope> {
         Role::Court => {
             return Err(error::forbidden(
                 "courts reach evidence through their cases, not through search",
+            ));
+        }
+        Role::Confirmer => {
+            return Err(error::forbidden(
+                "confirmers certify the milestones they are given, they do not search",
             ));
         }
     })

@@ -104,13 +104,10 @@ pub(crate) async fn confirmations_complete<C: ConnectionTrait>(
         .all(db)
         .await?;
     Ok(needed.iter().all(|c| {
-        let name = serde_json::to_value(c)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let key = c.key();
         rows.iter()
             .rev()
-            .find(|r| r.confirmer == name)
+            .find(|r| r.confirmer == key)
             .is_some_and(|r| r.approved)
     }))
 }

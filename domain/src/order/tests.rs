@@ -9,6 +9,7 @@ use super::*;
 use crate::alert::AlertKind;
 use crate::audit::audit;
 use crate::clock::{Clock, Timestamp};
+use crate::confirmer::ConfirmerKind;
 use crate::court::{CourtDeduct, CourtFreeze, CourtUnfreeze};
 use crate::db_test;
 use crate::error::{DomainError, ErrorCode};
@@ -56,6 +57,8 @@ struct School {
     merchant: crate::party::PartyRecord,
     payer: crate::party::PartyRecord,
     regulator: crate::party::PartyRecord,
+    /// The training association registered to confirm the scheme's exam results.
+    association: crate::party::PartyRecord,
 }
 
 async fn school(db: &TestDb, policy: Value) -> School {
@@ -78,23 +81,28 @@ async fn school(db: &TestDb, policy: Value) -> School {
         .await;
     w.enroll(&scheme, &merchant).await;
     let payer = w.payer("段誉").await;
+    let association = w
+        .confirmer(ConfirmerKind::TrainingAssociation, &[&scheme])
+        .await;
     School {
         w,
         scheme,
         merchant,
         payer,
         regulator,
+        association,
     }
 }
 
+/// Evidence of an exam passed, from a registered confirmer.
 async fn evidence(
     w: &World,
     order: &OrderRecord,
     index: i32,
-    merchant: &crate::party::PartyRecord,
+    confirmer: &crate::party::PartyRecord,
 ) -> Result<ConfirmOutcome, DomainError> {
     w.run_as(
-        &w.as_party(Role::Merchant, merchant.id),
+        &w.as_party(Role::Confirmer, confirmer.id),
         ConfirmMilestone {
             order: order.id,
             index,
@@ -139,7 +147,7 @@ db_test!(
         assert_eq!((o.settled, o.released), (m("4999.99"), m("1249.99")));
         let mut released = vec![];
         for i in 1..4 {
-            let out = evidence(w, &order, i, &s.merchant).await.unwrap();
+            let out = evidence(w, &order, i, &s.association).await.unwrap();
             released.extend(out.released.iter().map(|t| t.amount.to_string()));
         }
         assert_eq!(released, ["749.99", "1499.99", "1500.02"]);
@@ -371,12 +379,12 @@ db_test!(
             m("250.00")
         );
         // Milestone 2 (150.00) fits in the 450.00 available.
-        evidence(w, &order, 1, &s.merchant).await.unwrap();
+        evidence(w, &order, 1, &s.association).await.unwrap();
         let o = get_order(&db.db, order.id).await.unwrap();
         assert_eq!(o.released, m("400.00"));
         // 600.00 left, 300.00 available: milestone 3 (300.00) fits exactly, milestone 4 (300.00) does not.
-        evidence(w, &order, 2, &s.merchant).await.unwrap();
-        let released = evidence(w, &order, 3, &s.merchant)
+        evidence(w, &order, 2, &s.association).await.unwrap();
+        let released = evidence(w, &order, 3, &s.association)
             .await
             .unwrap()
             .released
@@ -744,7 +752,7 @@ db_test!(
             get_order(&db.db, order.id).await.unwrap().released,
             m("1000.00")
         );
-        evidence(w, &order, 1, &s.merchant).await.unwrap();
+        evidence(w, &order, 1, &s.association).await.unwrap();
         let err = w
             .run(ReleaseMilestone { order: order.id })
             .await
@@ -757,7 +765,7 @@ db_test!(
             get_order(&db.db, order.id).await.unwrap().released,
             m("1600.00")
         );
-        evidence(w, &order, 2, &s.merchant).await.unwrap();
+        evidence(w, &order, 2, &s.association).await.unwrap();
         assert_eq!(
             w.run(ReleaseMilestone { order: order.id })
                 .await
@@ -1094,6 +1102,159 @@ db_test!(
             parts.push(payable(sub).await);
         }
         assert_eq!(parts, [2334, 2333, 2333]);
+        clean(&db).await;
+    }
+);
+
+db_test!(
+    nobody_certifies_their_own_delivery,
+    |db: TestDb| async move {
+        let s = school(&db, shenzhen()).await;
+        let w = &s.w;
+        let order = w.order(&s.scheme, &s.merchant, &s.payer, "1000.00").await;
+        w.pay(&order, "1000.00").await;
+        w.pass_days(1).await;
+        let exam = |index| ConfirmMilestone {
+            order: order.id,
+            index,
+            as_: ConfirmAs::Evidence,
+            approve: true,
+            evidence: "科目一成绩单 NJ2026-0001".into(),
+        };
+        // The school cannot certify its own learner's exam.
+        let own = w
+            .run_as(&w.as_party(Role::Merchant, s.merchant.id), exam(1))
+            .await
+            .unwrap_err();
+        assert_eq!(own.code(), ErrorCode::Forbidden);
+        assert!(own.to_string().contains("self_certify"), "{own}");
+        // Nor can a confirmer of another scheme, or a confirmer token for no registered party.
+        let other_scheme = w
+            .scheme(Industry::DrivingSchool, "320100", None, shenzhen())
+            .await;
+        let elsewhere = w
+            .confirmer(ConfirmerKind::TrainingAssociation, &[&other_scheme])
+            .await;
+        for who in [
+            w.as_party(Role::Confirmer, elsewhere.id),
+            w.as_party(Role::Confirmer, crate::ids::PartyId(99_999)),
+            w.as_party(Role::Confirmer, s.merchant.id),
+        ] {
+            let err = w.run_as(&who, exam(1)).await.unwrap_err();
+            assert!(
+                matches!(err.code(), ErrorCode::Forbidden | ErrorCode::NotFound),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            get_order(&db.db, order.id).await.unwrap().released,
+            m("250.00")
+        );
+        // The association registered for the scheme confirms; the event says who and how.
+        let out = evidence(w, &order, 1, &s.association).await.unwrap();
+        assert_eq!(out.released[0].amount, m("150.00"));
+        let confirmed = crate::queries::events(&db.db, &w.bank, Some(order.id), None, 100)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|e| e.kind == "milestone.confirmed")
+            .unwrap();
+        assert_eq!(
+            (
+                &confirmed.data["by"],
+                &confirmed.data["by_role"],
+                &confirmed.data["confirmer_kind"],
+                &confirmed.data["self_certified"],
+                &confirmed.data["evidence"]
+            ),
+            (
+                &json!(s.association.id),
+                &json!("CONFIRMER"),
+                &json!("TRAINING_ASSOCIATION"),
+                &json!(false),
+                &json!("考试成绩单 1")
+            )
+        );
+
+        // A policy that names the confirmer's kind takes no other kind.
+        let mut by_kind = shenzhen();
+        by_kind["milestones"][1]["confirm_by"] = json!([{"CONFIRMER_KIND": "EXAM_SYSTEM"}]);
+        let kind_scheme = w
+            .scheme(Industry::DrivingSchool, "320100", None, by_kind)
+            .await;
+        w.enroll(&kind_scheme, &s.merchant).await;
+        let both = w
+            .confirmer(ConfirmerKind::TrainingAssociation, &[&kind_scheme])
+            .await;
+        let exams = w
+            .confirmer(ConfirmerKind::ExamSystem, &[&kind_scheme])
+            .await;
+        let o2 = w
+            .order(&kind_scheme, &s.merchant, &s.payer, "1000.00")
+            .await;
+        w.pay(&o2, "1000.00").await;
+        w.pass_days(1).await;
+        let err = evidence(w, &o2, 1, &both).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation, "{err}");
+        assert!(
+            err.to_string().contains("CONFIRMER_KIND:EXAM_SYSTEM"),
+            "{err}"
+        );
+        assert_eq!(
+            evidence(w, &o2, 1, &exams).await.unwrap().released[0].amount,
+            m("150.00")
+        );
+
+        // Only where the policy says so may the school certify itself, and it shows.
+        let mut own_word = shenzhen();
+        own_word["milestones"][1]["self_certify"] = json!(true);
+        let self_scheme = w
+            .scheme(Industry::DrivingSchool, "320100", None, own_word)
+            .await;
+        w.enroll(&self_scheme, &s.merchant).await;
+        let o3 = w
+            .order(&self_scheme, &s.merchant, &s.payer, "1000.00")
+            .await;
+        w.pay(&o3, "1000.00").await;
+        w.pass_days(1).await;
+        let out = w
+            .run_as(
+                &w.as_party(Role::Merchant, s.merchant.id),
+                ConfirmMilestone {
+                    order: o3.id,
+                    index: 1,
+                    as_: ConfirmAs::Evidence,
+                    approve: true,
+                    evidence: "自报".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.released[0].amount, m("150.00"));
+        let policy = crate::scheme::policy_at(&db.db, self_scheme.id, 1)
+            .await
+            .unwrap();
+        assert!(policy.milestones[1].self_certify);
+        assert_eq!(
+            serde_json::to_value(&policy).unwrap()["milestones"][1]["self_certify"],
+            true
+        );
+        // ... and only on that milestone.
+        let err = w
+            .run_as(
+                &w.as_party(Role::Merchant, s.merchant.id),
+                ConfirmMilestone {
+                    order: o3.id,
+                    index: 2,
+                    as_: ConfirmAs::Evidence,
+                    approve: true,
+                    evidence: "自报".into(),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Forbidden);
         clean(&db).await;
     }
 );

@@ -1,12 +1,13 @@
 //! Driving schools (驾培, 先培后付): Shenzhen releases 25/15/30/30% at enrolment and on each exam
-//! result the training association reports (recorded by the bank as evidence); Fuzhou releases
+//! result the training association certifies (a confirmer registered for the scheme, with its
+//! own token: the school cannot certify its own learners); Fuzhou releases
 //! 10/30/30/30% as the transport bureau approves the training hours. A dropout gets the
 //! unreleased remainder less the deduction the regulator approved (at most 20%); when the
 //! 3-year learner's permit lapses, the unreleased money goes back by itself.
 
 use serde_json::{Value, json};
 
-use lvyue_domain::principal::Industry;
+use lvyue_domain::principal::{Industry, Role};
 use lvyue_domain::testing::Backend;
 
 use super::{
@@ -14,7 +15,7 @@ use super::{
     scheme, the_bank,
 };
 use crate::harness::TestServer;
-use crate::world::monday;
+use crate::world::{as_party, monday};
 
 fn shenzhen() -> Value {
     json!({
@@ -155,19 +156,32 @@ async fn driving_schools_release_by_city_and_refund_dropouts_and_lapsed_permits(
         );
     }
 
-    // Shenzhen: each exam result from the training association releases its tranche. The
-    // learner cannot record evidence, nor can evidence come without its reference.
+    // Shenzhen: each exam result the training association certifies releases its tranche. The
+    // learner cannot record evidence, the school cannot certify its own learner, nor can
+    // evidence come without its reference.
+    let association = ok_as(
+        &srv,
+        &bank,
+        "mutation($s: ID!) { registerConfirmer(input: {name: \"深圳市机动车驾驶员培训行业协会\", kind: TRAINING_ASSOCIATION, region: \"440300\", schemes: [$s]}, idempotencyKey: \"sz-assoc\") { id kind } }",
+        json!({"s": sz}),
+    )
+    .await["registerConfirmer"]
+        .clone();
+    assert_eq!(association["kind"], "CONFIRMER");
+    let association_p = as_party(Role::Confirmer, association["id"].as_str().unwrap());
     let exam = |i: i32| json!({"o": a, "i": i, "as": "EVIDENCE", "e": format!("深圳市机动车驾驶员培训行业协会 科目{i}成绩单 SZ2026-{i:04}"), "k": key("exam")});
-    assert_eq!(
-        code_as(&srv, &learner_p, CONFIRM, exam(1)).await,
-        "FORBIDDEN"
-    );
+    for who in [&learner_p, &sz_school_p] {
+        assert_eq!(code_as(&srv, who, CONFIRM, exam(1)).await, "FORBIDDEN");
+    }
     let mut no_ref = exam(1);
     no_ref["e"] = json!(" ");
-    assert_eq!(code_as(&srv, &bank, CONFIRM, no_ref).await, "VALIDATION");
+    assert_eq!(
+        code_as(&srv, &association_p, CONFIRM, no_ref).await,
+        "VALIDATION"
+    );
     let mut released = vec![];
     for i in 1..4 {
-        let r = ok_as(&srv, &bank, CONFIRM, exam(i)).await;
+        let r = ok_as(&srv, &association_p, CONFIRM, exam(i)).await;
         released.push(amount(&r["confirmMilestone"]["released"][0]["amount"]).to_owned());
     }
     assert_eq!(released, ["750.00", "1500.00", "1500.00"]);

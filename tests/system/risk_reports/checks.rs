@@ -297,7 +297,7 @@ async fn a_dishonest_debtor_listed_later_is_blocked_and_its_releases_stop(backen
     let merchant = w.merchant_principal();
     let d = ok(
         &srv,
-        &merchant,
+        &w.confirmer_principal(),
         "mutation($o: ID!) { confirmMilestone(order: $o, index: 1, as: EVIDENCE, evidence: \"科目一合格\", idempotencyKey: \"c-1\") { released { amount } } }",
         json!({"o": order}),
     )

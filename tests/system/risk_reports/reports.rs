@@ -103,8 +103,8 @@ pub(super) async fn fixture(backend: Backend) -> Option<Fixture> {
     srv.tick().await;
     ok(
         &srv,
-        &w.merchant_principal(),
-        "mutation($o: ID!) { confirmMilestone(order: $o, index: 1, as: EVIDENCE, evidence: \"结业证 001\", idempotencyKey: \"c-1\") { released { amount } } }",
+        &bank(),
+        "mutation($o: ID!) { confirmMilestone(order: $o, index: 1, as: EVIDENCE, evidence: \"结业证 001\", idempotencyKey: \"exam-1\") { released { amount } } }",
         json!({"o": orders[0]}),
     )
     .await;

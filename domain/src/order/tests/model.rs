@@ -61,7 +61,7 @@ async fn run_case(db: &TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let w = &s.w;
     let court = w.court().await;
     let court_p = w.as_party(Role::Court, court.id);
-    let merchant_p = w.as_party(Role::Merchant, s.merchant.id);
+    let association_p = w.as_party(Role::Confirmer, s.association.id);
     let mut orders: Vec<ModelOrder> = Vec::new();
     let mut holds: Vec<HoldId> = Vec::new();
     for op in ops {
@@ -115,7 +115,7 @@ async fn run_case(db: &TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 };
                 let res = w
                     .run_as(
-                        &merchant_p,
+                        &association_p,
                         ConfirmMilestone {
                             order: mo.id,
                             index,
