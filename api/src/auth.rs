@@ -295,6 +295,24 @@ impl Authenticator {
     }
 }
 
+/// The principal a verified token stands for as the party's registration honours it (the
+/// party exists, is of the token's kind and in business; a regulator's scope is narrowed to
+/// its registered jurisdiction). Anonymous stays anonymous.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for a token the registration does not honour; database errors.
+pub async fn registered(
+    escrow: &lvyue_domain::Escrow,
+    principal: Option<Principal>,
+) -> Result<Option<Principal>, lvyue_domain::DomainError> {
+    match principal {
+        Some(p) => Ok(Some(
+            lvyue_domain::registration::registered(escrow.db(), p).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// The token of `Bearer <token>` (scheme case-insensitive, as RFC 9110 says).
 fn bearer_token(value: &str) -> Result<&str, AuthError> {
     if value.len() > MAX_TOKEN_BYTES + "Bearer ".len() {

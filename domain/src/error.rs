@@ -56,6 +56,10 @@ pub enum DomainError {
     Invalid { field: &'static str, reason: String },
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
+    /// A verified token that the registration does not honour (a missing, suspended or
+    /// wrong-kind party).
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
     #[error(
@@ -100,6 +104,7 @@ impl DomainError {
                 ErrorCode::Validation
             }
             DomainError::NotFound { .. } => ErrorCode::NotFound,
+            DomainError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             DomainError::Forbidden(_) => ErrorCode::Forbidden,
             DomainError::InsufficientFunds { .. } | DomainError::CustodyBreach { .. } => {
                 ErrorCode::InsufficientFunds

@@ -43,6 +43,7 @@ pub mod principal;
 pub mod queries;
 pub mod reconcile;
 pub mod refund_sla;
+pub mod registration;
 pub mod report;
 pub mod risk;
 pub mod scheduler;

@@ -5,6 +5,19 @@ use crate::harness::{TestServer, first_code, on_both_backends, run_lvyue};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lvyue_token_mints_a_token_the_server_accepts() {
     let srv = TestServer::start().await;
+    // The server honours tokens for registered parties only.
+    let party = crate::world::registered(
+        &srv,
+        crate::world::as_regulator(
+            "pty_1",
+            &["3201", "3205"],
+            &[lvyue_domain::principal::Industry::DrivingSchool],
+        ),
+    )
+    .await
+    .party_id
+    .expect("party")
+    .to_string();
     let data_dir = srv.data_dir().to_str().unwrap().to_owned();
     let out = run_lvyue(
         &[
@@ -12,7 +25,7 @@ async fn lvyue_token_mints_a_token_the_server_accepts() {
             "--role",
             "REGULATOR",
             "--party",
-            "pty_13",
+            &party,
             "--regions",
             "3201,3205",
             "--industries",
@@ -37,7 +50,7 @@ async fn lvyue_token_mints_a_token_the_server_accepts() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["me"]["role"], "REGULATOR");
-    assert_eq!(body["data"]["me"]["partyId"], "pty_13");
+    assert_eq!(body["data"]["me"]["partyId"], party.as_str());
     assert_eq!(
         body["data"]["me"]["jurisdiction"]["regions"],
         serde_json::json!(["3201", "3205"])

@@ -5,7 +5,7 @@ use lvyue_domain::testing::Backend;
 use crate::harness::{
     TestServer, bank, court, first_code, merchant, on_both_backends, payer, regulator,
 };
-use crate::world::monday;
+use crate::world::{monday, registered};
 
 on_both_backends!(health_and_readiness_answer, |srv| {
     let (status, body) = srv.get("/healthz").await;
@@ -93,13 +93,12 @@ async fn graphiql_is_served_at_the_root() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_sees_itself_in_me() {
     let srv = TestServer::start().await;
-    for (p, party) in [
-        (bank(), None),
-        (merchant(), Some("pty_11")),
-        (payer(), Some("pty_12")),
-        (regulator(), Some("pty_13")),
-        (court(), Some("pty_14")),
-    ] {
+    let mut parties = vec![bank()];
+    for p in [merchant(), payer(), regulator(), court()] {
+        parties.push(registered(&srv, p).await);
+    }
+    for p in parties {
+        let party = p.party_id.map(|id| id.to_string());
         let (status, body) = srv
             .graphql(
                 Some(&srv.token(&p)),
@@ -110,7 +109,7 @@ async fn each_role_sees_itself_in_me() {
         let me = &body["data"]["me"];
         assert_eq!(me["subject"], p.subject.as_str(), "{body}");
         assert_eq!(me["role"], p.role.as_str());
-        assert_eq!(me["partyId"].as_str(), party);
+        assert_eq!(me["partyId"].as_str(), party.as_deref());
         if p.role == lvyue_domain::principal::Role::Regulator {
             assert_eq!(
                 me["jurisdiction"],
@@ -144,6 +143,7 @@ async fn anonymous_callers_get_public_fields_and_are_refused_guarded_ones() {
 async fn a_role_outside_a_guard_is_forbidden() {
     let srv = TestServer::start().await;
     for p in [merchant(), payer(), regulator(), court()] {
+        let p = registered(&srv, p).await;
         let (_, body) = srv
             .graphql(Some(&srv.token(&p)), "{ serverStatus { version } }")
             .await;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::harness::{TestServer, bank, first_code, merchant};
+use crate::world::registered;
 
 async fn assert_healthy(srv: &TestServer) {
     let (status, body) = srv.get("/healthz").await;
@@ -169,7 +170,7 @@ async fn a_flooding_client_is_rate_limited_per_principal() {
         c.limits.rate_limit_burst = 3;
     })
     .await;
-    let alice = srv.token(&merchant());
+    let alice = srv.token(&registered(&srv, merchant()).await);
     for _ in 0..3 {
         let (status, body) = srv.graphql(Some(&alice), "{ apiVersion }").await;
         assert_eq!(status, 200, "{body}");

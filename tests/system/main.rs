@@ -22,6 +22,7 @@ mod lifecycle;
 mod limits;
 mod log;
 mod node;
+mod registration;
 mod risk_reports;
 mod scoping;
 mod search;

@@ -9,7 +9,7 @@ use lvyue_domain::testing::Backend;
 use crate::harness::{TestServer, bank, first_code};
 use crate::world::{
     as_party, as_regulator, bank_do, driving_school, monday, paid_order, register_merchant,
-    shenzhen_policy,
+    registered, shenzhen_policy,
 };
 
 async fn another_tenants_ids_are_not_found(backend: Backend) {
@@ -36,8 +36,16 @@ async fn another_tenants_ids_are_not_found(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    let suzhou = as_regulator("pty_999", &["3205"], &[Industry::DrivingSchool]);
-    let canteens = as_regulator("pty_998", &["3201"], &[Industry::Canteen]);
+    let suzhou = registered(
+        &srv,
+        as_regulator("pty_999", &["3205"], &[Industry::DrivingSchool]),
+    )
+    .await;
+    let canteens = registered(
+        &srv,
+        as_regulator("pty_998", &["3201"], &[Industry::Canteen]),
+    )
+    .await;
     let strangers = [
         as_party(Role::Merchant, &other),
         as_party(Role::Payer, &other_payer),

@@ -14,7 +14,7 @@ use lvyue_domain::testing::Backend;
 
 use crate::harness::{TestServer, bank, first_code, run_lvyue};
 use crate::world::{
-    World, as_party, as_regulator, bank_do, driving_school, monday, register_merchant,
+    World, as_party, as_regulator, bank_do, driving_school, monday, register_merchant, registered,
     shenzhen_policy,
 };
 
@@ -499,7 +499,11 @@ async fn every_role_finds_only_what_it_may_see(backend: Backend) {
     assert_eq!(r["totalCount"], 0, "{r}");
 
     // A Suzhou canteen regulator sees the Suzhou canteen, nothing of Nanjing.
-    let suzhou_canteens = as_regulator("pty_998", &["3205"], &[Industry::Canteen]);
+    let suzhou_canteens = registered(
+        &srv,
+        as_regulator("pty_998", &["3205"], &[Industry::Canteen]),
+    )
+    .await;
     let seen = search_all(&srv, &suzhou_canteens, "", json!({})).await;
     let seen_ids = ids(&seen);
     assert!(seen_ids.contains(&sw.suzhou_canteen.as_str()));

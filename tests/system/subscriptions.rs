@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use lvyue_domain::testing::Backend;
 
 use crate::harness::{TestServer, bank};
-use crate::world::monday;
+use crate::world::{driving_school, monday, paid_order, shenzhen_policy};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -97,4 +97,124 @@ async fn subscriptions_obey_the_query_limits() {
     send(&mut socket, serde_json::json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("subscription {{ {aliases} }}") } })).await;
     let msg = next(&mut socket).await.unwrap();
     assert!(msg.to_string().contains("LIMIT_EXCEEDED"), "{msg}");
+}
+
+/// Runs one operation over an open socket; the `next` payload (or the error payload).
+async fn over_socket(
+    socket: &mut Socket,
+    id: &str,
+    query: &str,
+    vars: serde_json::Value,
+) -> serde_json::Value {
+    send(socket, serde_json::json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": vars } })).await;
+    let msg = next(socket).await.unwrap();
+    if msg["type"] == "next" {
+        // A query's stream ends after its one answer.
+        assert_eq!(next(socket).await.unwrap()["type"], "complete");
+    }
+    msg["payload"].clone()
+}
+
+async fn log_size(srv: &TestServer) -> u64 {
+    TestServer::ok(
+        srv.gql(
+            Some(&bank()),
+            "{ serverStatus { logSize } }",
+            serde_json::json!({}),
+        )
+        .await,
+    )["serverStatus"]["logSize"]
+        .as_u64()
+        .unwrap()
+}
+
+async fn a_regulators_reads_over_the_socket_are_recorded_and_limited_like_over_http(
+    backend: Backend,
+) {
+    let Some((srv, _clock)) = TestServer::start_at_with(backend, monday(), |c| {
+        c.limits.rate_limit_per_minute = 1;
+        c.limits.rate_limit_burst = 20;
+    })
+    .await
+    else {
+        return;
+    };
+    let w = driving_school(&srv, shenzhen_policy()).await;
+    let order = paid_order(&srv, &w, "1000.00").await;
+    let regulator = w.regulator_principal();
+    let read = "query($o: ID!) { order(id: $o) { id status } }";
+    let vars = serde_json::json!({ "o": order });
+
+    // Over HTTP: the read and the order read are on the record.
+    let before = log_size(&srv).await;
+    let body = srv.gql(Some(&regulator), read, vars.clone()).await;
+    assert_eq!(body["data"]["order"]["id"], order.as_str(), "{body}");
+    let by_http = log_size(&srv).await - before;
+    assert!(
+        by_http >= 2,
+        "an access.read and an access.order_read: {by_http}"
+    );
+
+    // The same read over the socket, aliased, under another operation name: the same record.
+    let mut socket = connect(&srv).await;
+    send(&mut socket, serde_json::json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", srv.token(&regulator)) } })).await;
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "connection_ack");
+    let before = log_size(&srv).await;
+    let answer = over_socket(&mut socket, "1", read, vars.clone()).await;
+    assert_eq!(answer["data"]["order"]["id"], order.as_str(), "{answer}");
+    assert_eq!(log_size(&srv).await - before, by_http);
+    let events = TestServer::ok(
+        srv.gql(
+            Some(&bank()),
+            "query($o: ID!) { events(order: $o, first: 100) { edges { node { type } } } }",
+            vars.clone(),
+        )
+        .await,
+    );
+    let order_reads = events["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["type"] == "access.order_read")
+        .count();
+    assert_eq!(order_reads, 2, "{events}");
+
+    // A socket is rate-limited per caller like HTTP: a burst of 20, then refusals.
+    let mut socket = connect(&srv).await;
+    send(&mut socket, serde_json::json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", srv.token(&w.merchant_principal())) } })).await;
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "connection_ack");
+    let mut codes = Vec::new();
+    for i in 0..25 {
+        let answer = over_socket(
+            &mut socket,
+            &format!("m{i}"),
+            "{ me { role } }",
+            serde_json::json!({}),
+        )
+        .await;
+        codes.push(
+            answer["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("OK")
+                .to_owned(),
+        );
+    }
+    assert_eq!(codes.iter().filter(|c| *c == "OK").count(), 20, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| *c == "LIMIT_EXCEEDED").count(),
+        5,
+        "{codes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regulators_reads_over_the_socket_are_recorded_and_limited_like_over_http_sqlite() {
+    a_regulators_reads_over_the_socket_are_recorded_and_limited_like_over_http(Backend::Sqlite)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regulators_reads_over_the_socket_are_recorded_and_limited_like_over_http_postgres() {
+    a_regulators_reads_over_the_socket_are_recorded_and_limited_like_over_http(Backend::Postgres)
+        .await;
 }

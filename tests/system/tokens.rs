@@ -9,6 +9,7 @@ use lvyue_api::auth::{Claims, Minter, TokenTimes};
 use lvyue_api::config::{JwtAlgorithm, Secret};
 
 use crate::harness::{TestServer, bank, first_code, merchant, regulator};
+use crate::world::registered;
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -298,7 +299,27 @@ async fn an_eddsa_server_accepts_its_keys_tokens_and_refuses_hs256_confusion() {
         "lvyue-api",
     )
     .unwrap();
-    let good = minter.mint(&regulator(), Duration::from_secs(600)).unwrap();
+    // This server takes EdDSA tokens only: the regulator is registered directly, as the bank.
+    let reg = regulator();
+    let party = srv
+        .running()
+        .state()
+        .escrow
+        .execute(
+            &bank(),
+            None,
+            &lvyue_domain::party::RegisterRegulator {
+                name: "南京市交通运输局".into(),
+                jurisdiction: reg.jurisdiction.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let reg = lvyue_domain::principal::Principal {
+        party_id: Some(party.id),
+        ..reg
+    };
+    let good = minter.mint(&reg, Duration::from_secs(600)).unwrap();
     let (status, body) = srv.graphql(Some(&good), "{ me { role } }").await;
     assert_eq!(
         (status, &body["data"]["me"]["role"]),
@@ -354,10 +375,15 @@ mod hmac_sign {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_token_attacks_are_unauthenticated() {
     let srv = TestServer::start().await;
+    let merchant_party = registered(&srv, merchant())
+        .await
+        .party_id
+        .expect("party")
+        .to_string();
     let t = now();
     let claims = |extra: serde_json::Value| {
         let mut p = serde_json::json!({
-            "sub": "intruder", "role": "MERCHANT", "party_id": "pty_11", "iss": "lvyue",
+            "sub": "intruder", "role": "MERCHANT", "party_id": merchant_party, "iss": "lvyue",
             "aud": "lvyue-api", "iat": t, "nbf": t, "exp": t + 600,
         });
         for (k, v) in extra.as_object().unwrap() {

@@ -49,6 +49,62 @@ pub fn as_regulator(id: &str, regions: &[&str], industries: &[Industry]) -> Prin
     }
 }
 
+/// `p` with its party registered in `srv`'s database (a token is honoured only for a
+/// registered party of its kind): a merchant, payer, court or confirmer of that role, a
+/// regulator with `p`'s jurisdiction. Returns `p` naming the new party.
+pub async fn registered(srv: &TestServer, p: Principal) -> Principal {
+    let n = p.subject.len() + p.role.as_str().len();
+    let id = match p.role {
+        Role::Bank => return p,
+        Role::Merchant => {
+            register_merchant(
+                srv,
+                &format!("{}驾驶培训有限公司", p.subject),
+                &format!("91320102MA1REG{n:03}"),
+                "320102",
+                "DRIVING_SCHOOL",
+                &format!("reg-{}", p.subject),
+            )
+            .await
+        }
+        Role::Payer => bank_do(
+            srv,
+            "mutation($n: String!, $k: String!) { registerPayer(input: {name: $n}, idempotencyKey: $k) { id } }",
+            json!({"n": format!("学员{n}"), "k": format!("reg-{}", p.subject)}),
+        )
+        .await["registerPayer"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
+        Role::Regulator => bank_do(
+            srv,
+            "mutation($i: RegisterRegulatorInput!, $k: String!) { registerRegulator(input: $i, idempotencyKey: $k) { id } }",
+            json!({"k": format!("reg-{}", p.subject), "i": {
+                "name": format!("监管局{n}"),
+                "regions": p.jurisdiction.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                "industries": p.jurisdiction.industries.iter().map(|i| i.as_str()).collect::<Vec<_>>()}}),
+        )
+        .await["registerRegulator"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
+        Role::Court => bank_do(
+            srv,
+            "mutation($n: String!, $k: String!) { registerCourt(input: {name: $n, region: \"320102\"}, idempotencyKey: $k) { id } }",
+            json!({"n": format!("人民法院{n}"), "k": format!("reg-{}", p.subject)}),
+        )
+        .await["registerCourt"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
+        Role::Confirmer => panic!("register a confirmer with its schemes (registerConfirmer)"),
+    };
+    Principal {
+        party_id: Some(id.parse().expect("party id")),
+        ..p
+    }
+}
+
 /// Runs a bank mutation and returns its data.
 pub async fn bank_do(srv: &TestServer, query: &str, vars: Value) -> Value {
     TestServer::ok(srv.gql(Some(&bank()), query, vars).await)

@@ -1,26 +1,22 @@
-//! The GraphQL endpoints: `POST /graphql`, `/graphql/ws` and GraphiQL at `GET /`.
+//! The GraphQL endpoints: `POST /graphql` and GraphiQL at `GET /` (`/graphql/ws` is
+//! [`super::ws`]).
 //!
 //! A request is, in order: authenticated (a bad token is refused outright, no token is an
 //! anonymous caller), rate-limited (by subject, or by client address when anonymous or
 //! refused), read up to the body limit, parsed as one JSON GraphQL request (batches and
 //! multipart uploads are not accepted), then executed with the principal in the request data.
 
-use async_graphql::Data;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql::http::GraphiQLSource;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::StreamExt as _;
 
-use lvyue_domain::access::RecordAccess;
-use lvyue_domain::ids::OrderId;
-use lvyue_domain::principal::{Principal, Role};
-
+use super::access::{operation_name, record_access, supervised};
 use super::rate_limit::RateKey;
 use super::{AppState, ClientAddr};
-use crate::auth::{AuthError, Authenticator};
+use crate::auth::AuthError;
 use crate::error::{self, ErrorCode};
 use crate::graphql::loaders::Loaders;
 
@@ -51,6 +47,28 @@ pub(super) fn refuse(
 ) -> Response {
     state.metrics.graphql_error(code.as_str());
     error::http_error(status, code, message)
+}
+
+/// A domain refusal before the request ran: the registration did not honour the token (401),
+/// or the lookup failed (500, logged, nothing leaked).
+pub(super) fn refuse_domain(state: &AppState, e: &lvyue_domain::DomainError) -> Response {
+    match e.code() {
+        ErrorCode::Unauthenticated => refuse(
+            state,
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            &e.to_string(),
+        ),
+        _ => {
+            tracing::error!(error = ?e, "could not read the caller's registration");
+            refuse(
+                state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                error::INTERNAL_MESSAGE,
+            )
+        }
+    }
 }
 
 pub(super) fn rate_limited(state: &AppState, retry_after: std::time::Duration) -> Response {
@@ -102,6 +120,10 @@ pub(super) async fn graphql(
             );
         }
     };
+    let principal = match crate::auth::registered(&state.escrow, principal).await {
+        Ok(p) => p,
+        Err(e) => return refuse_domain(&state, &e),
+    };
 
     let limit = state.config.limits.max_body_bytes;
     let declared = headers
@@ -148,10 +170,7 @@ pub(super) async fn graphql(
         None => request,
     };
     let response = state.schema.execute(request).await;
-    if let Some(p) = principal
-        .as_ref()
-        .filter(|p| matches!(p.role, Role::Regulator | Role::Court))
-    {
+    if let Some(p) = principal.as_ref().filter(|p| supervised(p)) {
         // Every read by a regulator or a court is on the record before it is answered.
         if let Err(e) = record_access(&state, p, operation.as_deref(), &response).await {
             tracing::error!(error = ?e, "could not record a supervised read; withholding the answer");
@@ -164,70 +183,6 @@ pub(super) async fn graphql(
         }
     }
     axum::Json(response).into_response()
-}
-
-/// The name of the first operation in a query document (`query ListOrders { … }`), when the
-/// client did not send `operationName`.
-fn operation_name(query: &str) -> Option<String> {
-    let mut words = query
-        .trim_start()
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty());
-    match words.next()? {
-        "query" | "mutation" | "subscription" => words.next().map(str::to_owned),
-        _ => None,
-    }
-}
-
-/// Most objects named in one access record.
-const MAX_ACCESS_OBJECTS: usize = 200;
-
-/// Records which objects a regulator's or court's request returned (the ids in the answer).
-async fn record_access(
-    state: &AppState,
-    p: &Principal,
-    operation: Option<&str>,
-    response: &async_graphql::Response,
-) -> Result<(), lvyue_domain::DomainError> {
-    let data = response.data.clone().into_json().unwrap_or_default();
-    let Some(top) = data.as_object().filter(|o| !o.is_empty()) else {
-        return Ok(());
-    };
-    let mut ids = Vec::new();
-    collect_ids(&data, &mut ids);
-    let orders = ids
-        .iter()
-        .filter_map(|i| i.parse::<OrderId>().ok())
-        .take(MAX_ACCESS_OBJECTS)
-        .collect::<Vec<_>>();
-    let mut objects: Vec<String> = top.keys().map(|k| format!("field {k}")).collect();
-    objects.extend(ids);
-    objects.truncate(MAX_ACCESS_OBJECTS);
-    let cmd = RecordAccess {
-        operation: operation.unwrap_or("graphql").chars().take(200).collect(),
-        objects,
-        case_no: None,
-        orders,
-        merchant: None,
-    };
-    state.escrow.execute(p, None, &cmd).await.map(|_| ())
-}
-
-/// Ids of objects in an answer (`"id": "ord_12"`), depth first, without repeats.
-fn collect_ids(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            if let Some(serde_json::Value::String(id)) = map.get("id")
-                && !out.contains(id)
-                && out.len() < MAX_ACCESS_OBJECTS
-            {
-                out.push(id.clone());
-            }
-            map.values().for_each(|x| collect_ids(x, out));
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|x| collect_ids(x, out)),
-        _ => {}
-    }
 }
 
 /// What is wrong with a request body, without echoing any of it.
@@ -259,67 +214,4 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
         buf.extend_from_slice(&chunk);
     }
     Ok(buf)
-}
-
-pub(super) async fn graphql_ws(
-    State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<ClientAddr>,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    // The token arrives later, in connection_init: the upgrade itself is limited by address.
-    if let Err(retry_after) = state.rate_limiter.check(&RateKey::address(client.0.ip())) {
-        return rate_limited(&state, retry_after);
-    }
-    let limit = state.config.limits.max_body_bytes;
-    let schema = state.schema.clone();
-    let auth = state.auth.clone();
-    let escrow = state.escrow.clone();
-    let stop = state.shutdown.clone();
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .on_upgrade(move |socket| async move {
-            let session = GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    connection_init(&auth, &payload).map(|mut data| {
-                        data.insert(Loaders::new(&escrow));
-                        data
-                    })
-                })
-                .serve();
-            tokio::select! {
-                () = session => {}
-                // Sessions are long-lived: they end with the server instead of holding shutdown up.
-                () = stop.stopped() => {}
-            }
-        })
-}
-
-/// Reads `{"Authorization": "Bearer …"}` from the `connection_init` payload. A bad token closes
-/// the connection; no token makes an anonymous session (public subscriptions only).
-fn connection_init(
-    auth: &Authenticator,
-    payload: &serde_json::Value,
-) -> async_graphql::Result<Data> {
-    let header = match payload
-        .get("Authorization")
-        .or_else(|| payload.get("authorization"))
-    {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s.as_str()),
-        Some(_) => {
-            return Err(error::unauthenticated(
-                "Authorization must be a string `Bearer <token>`",
-            ));
-        }
-    };
-    let mut data = Data::default();
-    match auth.authenticate_header(header) {
-        Ok(Some(p)) => data.insert::<Principal>(p),
-        Ok(None) => {}
-        Err(e) => return Err(error::unauthenticated(e.to_string())),
-    }
-    Ok(data)
 }

@@ -8,6 +8,7 @@
 //! headers, bodies or tokens) and bounded by the request timeout; a panic in a handler is
 //! answered 500 and the server carries on.
 
+mod access;
 mod graphql;
 pub mod health;
 mod listen;
@@ -15,6 +16,7 @@ mod middleware;
 mod rate_limit;
 mod reports;
 mod tls;
+mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -202,7 +204,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", post(graphql::graphql))
-        .route("/graphql/ws", get(graphql::graphql_ws))
+        .route("/graphql/ws", get(ws::graphql_ws))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

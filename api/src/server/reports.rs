@@ -323,6 +323,11 @@ pub(super) async fn download(
             );
         }
     };
+    let principal = match lvyue_domain::registration::registered(state.escrow.db(), principal).await
+    {
+        Ok(p) => p,
+        Err(e) => return super::graphql::refuse_domain(&state, &e),
+    };
     let Some(kind) = Kind::from_file(&file) else {
         let known: Vec<String> = Kind::ALL
             .iter()

@@ -468,7 +468,8 @@ async fn an_alert_is_acknowledged_then_resolved_by_whom_and_when(backend: Backen
     let id = alert["id"].as_str().unwrap();
     let handle = "mutation($a: ID!, $to: AlertStatus!, $k: String!) { handleAlert(alert: $a, to: $to, note: \"已电话核实\", idempotencyKey: $k) { status acknowledgedBy acknowledgedAt resolvedBy resolvedAt } }";
 
-    // Not the merchant's to handle, nor another regulator's to see.
+    // Not the merchant's to handle (suspended, its token is not honoured at all), nor another
+    // regulator's to see.
     let r = srv
         .gql(
             Some(&w.merchant_principal()),
@@ -476,7 +477,7 @@ async fn an_alert_is_acknowledged_then_resolved_by_whom_and_when(backend: Backen
             json!({"a": id, "to": "ACKNOWLEDGED", "k": "h-0"}),
         )
         .await;
-    assert_eq!(first_code(&r), "FORBIDDEN");
+    assert_eq!(first_code(&r), "UNAUTHENTICATED");
     let suzhou = as_regulator(&w.regulator, &["3205"], &[Industry::DrivingSchool]);
     let r = srv
         .gql(

@@ -303,9 +303,25 @@ async fn a_dishonest_debtor_listed_later_is_blocked_and_its_releases_stop(backen
     )
     .await;
     assert_eq!(d["confirmMilestone"]["released"], json!([]));
+    // The blocked merchant's own token is no longer honoured; the bank asking is told why.
     let r = srv
         .gql(
             Some(&merchant),
+            "mutation($o: ID!) { releaseMilestone(order: $o, idempotencyKey: \"r-1\") { released { amount } } }",
+            json!({"o": order}),
+        )
+        .await;
+    assert_eq!(first_code(&r), "UNAUTHENTICATED", "{r}");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("BLOCKED"),
+        "{r}"
+    );
+    let r = srv
+        .gql(
+            Some(&bank()),
             "mutation($o: ID!) { releaseMilestone(order: $o, idempotencyKey: \"r-1\") { released { amount } } }",
             json!({"o": order}),
         )
@@ -389,11 +405,15 @@ async fn list_imports_are_validated_line_by_line_and_idempotent(backend: Backend
         .await;
     assert_eq!(first_code(&r), "CONFLICT");
     // Only the bank imports lists.
-    let reg = crate::world::as_regulator(
-        "pty_1",
-        &["3201"],
-        &[lvyue_domain::principal::Industry::DrivingSchool],
-    );
+    let reg = crate::world::registered(
+        &srv,
+        crate::world::as_regulator(
+            "pty_1",
+            &["3201"],
+            &[lvyue_domain::principal::Industry::DrivingSchool],
+        ),
+    )
+    .await;
     let r = srv
         .gql(
             Some(&reg),
