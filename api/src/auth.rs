@@ -70,6 +70,8 @@ pub enum AuthError {
     MissingParty(Role),
     #[error("a regulator token must carry a scope with regions and industries")]
     MissingScope,
+    #[error("token is valid for longer than the {0} days this server accepts")]
+    LifetimeTooLong(u32),
 }
 
 /// The Lvyue claims of a token (the registered ones, `iss`/`aud`/`iat`/`nbf`/`exp`, are checked
@@ -114,9 +116,10 @@ impl Claims {
     /// # Errors
     /// A claim that is missing, unknown or malformed for the role.
     pub fn into_principal(self) -> Result<Principal, AuthError> {
-        if self.sub.is_empty()
-            || self.sub.chars().count() > MAX_SUBJECT_CHARS
-            || self.sub.chars().any(char::is_control)
+        // The subject is recorded with everything the caller does: plain visible text only, no
+        // control, bidi or zero-width characters that would make two subjects look alike.
+        if self.sub.trim() != self.sub
+            || lvyue_domain::text::required("sub", &self.sub, MAX_SUBJECT_CHARS).is_err()
         {
             return Err(AuthError::InvalidClaim("sub"));
         }
@@ -211,6 +214,15 @@ fn algorithm(alg: JwtAlgorithm) -> Algorithm {
 pub struct Authenticator {
     key: DecodingKey,
     validation: Validation,
+    max_lifetime_days: u32,
+}
+
+/// The claims of a presented token with the expiry the checks need.
+#[derive(Deserialize)]
+struct Presented {
+    #[serde(flatten)]
+    claims: Claims,
+    exp: i64,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -264,7 +276,11 @@ impl Authenticator {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.validate_aud = true;
-        Ok(Authenticator { key, validation })
+        Ok(Authenticator {
+            key,
+            validation,
+            max_lifetime_days: config.max_lifetime_days,
+        })
     }
 
     /// The principal of an `Authorization` header value: `None` when there is no header
@@ -289,9 +305,15 @@ impl Authenticator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLong);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let data = jsonwebtoken::decode::<Presented>(token, &self.key, &self.validation)
             .map_err(|e| classify(e.kind()))?;
-        data.claims.into_principal()
+        // A stolen token must not outlive the rotation of its key by years.
+        let now = chrono::Utc::now().timestamp();
+        let max = i64::from(self.max_lifetime_days) * 86_400 + LEEWAY_SECS as i64;
+        if data.claims.exp.saturating_sub(now) > max {
+            return Err(AuthError::LifetimeTooLong(self.max_lifetime_days));
+        }
+        data.claims.claims.into_principal()
     }
 }
 

@@ -114,7 +114,15 @@ pub struct JwtConfig {
     /// Required `aud` claim.
     #[arg(long = "jwt-audience", env = "LVYUE_JWT_AUDIENCE", default_value = DEFAULT_JWT_AUDIENCE, global = true)]
     pub audience: String,
+
+    /// Longest a token may still be valid when it is presented, in days: a token whose `exp`
+    /// lies further ahead is refused, however it was signed.
+    #[arg(long = "jwt-max-lifetime-days", env = "LVYUE_JWT_MAX_LIFETIME_DAYS", default_value_t = DEFAULT_JWT_MAX_LIFETIME_DAYS, global = true)]
+    pub max_lifetime_days: u32,
 }
+
+/// Default longest remaining lifetime of a presented token.
+pub const DEFAULT_JWT_MAX_LIFETIME_DAYS: u32 = 30;
 
 /// Keys for personal data at rest (see [`crate::keys::pii_vault`]).
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -435,6 +443,7 @@ impl Config {
                 public_key_file: None,
                 issuer: DEFAULT_JWT_ISSUER.into(),
                 audience: DEFAULT_JWT_AUDIENCE.into(),
+                max_lifetime_days: DEFAULT_JWT_MAX_LIFETIME_DAYS,
             },
             pii: PiiConfig::default(),
             limits: Limits::default(),

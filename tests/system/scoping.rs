@@ -181,6 +181,46 @@ async fn every_regulator_read_is_on_the_record(backend: Backend) {
         .expect("access.read");
     assert_eq!(read["node"]["data"]["operation"], "ListForInspection");
     assert_eq!(read["node"]["data"]["subject"], reg.subject);
+
+    // A court's evidence request is on the order's record for the bank, but the regulator
+    // sees no access record at all: not the court's case number, not its own reads.
+    TestServer::ok(
+        srv.gql(
+            Some(&w.court_principal()),
+            "mutation($o: ID!) { evidenceBundle(caseNo: \"(2026)苏0102执9号\", orders: [$o]) }",
+            json!({"o": order}),
+        )
+        .await,
+    );
+    let kinds = |body: &serde_json::Value| -> Vec<String> {
+        body["events"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let q = "query($o: ID!) { events(order: $o, first: 100) { edges { node { type } } } }";
+    let for_bank = kinds(&bank_do(&srv, q, json!({"o": order})).await);
+    assert_eq!(
+        for_bank
+            .iter()
+            .filter(|k| *k == "access.order_read")
+            .count(),
+        2,
+        "{for_bank:?}"
+    );
+    let for_regulator = kinds(&TestServer::ok(
+        srv.gql(Some(&reg), q, json!({"o": order})).await,
+    ));
+    assert!(
+        for_regulator.contains(&"order.opened".to_owned()),
+        "{for_regulator:?}"
+    );
+    assert!(
+        !for_regulator.iter().any(|k| k.starts_with("access.")),
+        "{for_regulator:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -438,6 +438,22 @@ async fn more_token_attacks_are_unauthenticated() {
                 t + 600
             ),
         ),
+        (
+            "valid until the year 9999",
+            claims(serde_json::json!({"exp": 253_402_300_799_i64})).to_string(),
+        ),
+        (
+            "valid for 31 days",
+            claims(serde_json::json!({"exp": t + 31 * 86_400})).to_string(),
+        ),
+        (
+            "a subject with a zero-width space",
+            claims(serde_json::json!({"sub": "intru\u{200b}der"})).to_string(),
+        ),
+        (
+            "a subject with a right-to-left override",
+            claims(serde_json::json!({"sub": "\u{202e}redurtni"})).to_string(),
+        ),
         ("not an object", "[1,2,3]".to_owned()),
         ("not JSON", "{role: BANK".to_owned()),
     ];

@@ -84,6 +84,9 @@ const EVENT_LABELS: [(&str, &str); 43] = [
     ("access.order_read", "订单查阅记录"),
 ];
 
+/// Event types of the access log (`access.read`, `access.order_read`).
+const ACCESS_PREFIX: &str = "access.";
+
 /// Unix seconds (what the index's time field holds) of a timestamp in microseconds.
 pub fn unix_seconds(t: Timestamp) -> i64 {
     t.0.div_euclid(1_000_000)
@@ -165,6 +168,13 @@ pub fn event_doc(
             m.industry.map(|i| i.as_str().to_owned()),
         ),
         (None, None) => (None, None),
+    };
+    // The access log is the bank's: a regulator's scope (region and industry) never reaches
+    // who read what — least of all a court's evidence requests and case numbers.
+    let (region, industry) = if e.kind.starts_with(ACCESS_PREFIX) {
+        (None, None)
+    } else {
+        (region, industry)
     };
     EventDoc {
         id: e.seq.to_string(),
@@ -267,6 +277,42 @@ mod tests {
         kinds.sort_unstable();
         kinds.dedup();
         assert_eq!(kinds.len(), EVENT_LABELS.len());
+    }
+
+    #[test]
+    fn access_records_are_outside_every_regulators_scope() {
+        let merchant = PartyRecord {
+            id: PartyId(3),
+            kind: PartyKind::Merchant,
+            name: "南京市某某驾校".into(),
+            region: Some("320102".parse().unwrap()),
+            industry: Some(lvyue_domain::principal::Industry::DrivingSchool),
+            uscc: None,
+            status: lvyue_domain::party::PartyStatus::Active,
+            attributes: json!({}),
+            created_at: Timestamp(0),
+            id_number_enc: None,
+            phone_enc: None,
+        };
+        let event = |kind: &str| EventRecord {
+            seq: lvyue_domain::ids::Seq(7),
+            kind: kind.into(),
+            at: Timestamp(0),
+            order_id: None,
+            merchant_id: Some(merchant.id),
+            payer_id: None,
+            scheme_id: None,
+            data: json!({"role": "COURT", "case_no": "(2026)苏0102执1号"}),
+            canonical: String::new(),
+            leaf_hash: String::new(),
+            salt: None,
+        };
+        let paid = event_doc(&event("payment.collected"), None, Some(&merchant));
+        assert_eq!(paid.region.as_deref(), Some("320102"));
+        for kind in ["access.read", "access.order_read"] {
+            let doc = event_doc(&event(kind), None, Some(&merchant));
+            assert_eq!((doc.region, doc.industry), (None, None), "{kind}");
+        }
     }
 
     #[test]
