@@ -7,7 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -178,4 +180,50 @@ pub async fn acting_confirmer<C: ConnectionTrait>(
         ));
     }
     Ok(c)
+}
+
+/// The bank suspends, reinstates or closes a confirmer. A confirmer that is not active
+/// confirms nothing and its token is not honoured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetConfirmerStatus {
+    pub confirmer: PartyId,
+    pub status: PartyStatus,
+    pub reason: String,
+}
+
+impl Command for SetConfirmerStatus {
+    type Output = PartyRecord;
+    const NAME: &'static str = "setConfirmerStatus";
+
+    async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<PartyRecord> {
+        tx.principal.require_role(&[Role::Bank])?;
+        let c = get_confirmer(tx.db(), self.confirmer).await?;
+        if !matches!(
+            self.status,
+            PartyStatus::Active | PartyStatus::Suspended | PartyStatus::Closed
+        ) {
+            return Err(DomainError::invalid(
+                "status",
+                "a confirmer is ACTIVE, SUSPENDED or CLOSED",
+            ));
+        }
+        let reason = crate::text::required("reason", &self.reason, 500)?;
+        lvyue_entity::party::ActiveModel {
+            id: sea_orm::ActiveValue::Set(c.party.id.0),
+            status: sea_orm::ActiveValue::Set(self.status.as_str().to_owned()),
+            ..Default::default()
+        }
+        .update(tx.db())
+        .await?;
+        tx.emit(NewEvent::new(
+            "confirmer.status_changed",
+            json!({
+                "party_id": c.party.id,
+                "from": c.party.status,
+                "to": self.status,
+                "reason": reason,
+            }),
+        ));
+        crate::party::get_party(tx.db(), c.party.id).await
+    }
 }

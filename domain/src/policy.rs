@@ -387,6 +387,23 @@ impl Policy {
                     format!("milestone {} lists a confirmer twice", i + 1),
                 );
             }
+            if m.confirm_by.contains(&Confirmer::Evidence)
+                && m.confirm_by.iter().any(|c| {
+                    matches!(
+                        c,
+                        Confirmer::ConfirmerKind(_) | Confirmer::ConfirmerParty(_)
+                    )
+                })
+            {
+                return bad(
+                    "policy.milestones.confirm_by",
+                    format!(
+                        "milestone {} ({}) asks for EVIDENCE from any confirmer and from a named kind or party: name each confirmer it needs instead",
+                        i + 1,
+                        m.name
+                    ),
+                );
+            }
             if m.self_certify && !m.confirm_by.contains(&Confirmer::Evidence) {
                 return bad(
                     "policy.milestones.self_certify",
@@ -843,6 +860,10 @@ mod tests {
             json!([{"CONFIRMER_KIND": "EXAM_SYSTEM"}, {"CONFIRMER_KIND": "EXAM_SYSTEM"}]);
         let err = Policy::from_json(&j).unwrap_err().to_string();
         assert!(err.contains("twice"), "{err}");
+        let mut j = shenzhen();
+        j["milestones"][1]["confirm_by"] = json!(["EVIDENCE", {"CONFIRMER_KIND": "EXAM_SYSTEM"}]);
+        let err = Policy::from_json(&j).unwrap_err().to_string();
+        assert!(err.contains("name each confirmer"), "{err}");
         let mut j = shenzhen();
         j["milestones"][1]["confirm_by"] =
             json!([{"CONFIRMER_KIND": "EXAM_SYSTEM"}, {"CONFIRMER_PARTY": "pty_7"}]);

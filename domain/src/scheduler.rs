@@ -268,7 +268,10 @@ pub struct TickReport {
 /// # Errors
 /// Database errors while listing jobs.
 pub async fn tick(escrow: &Escrow) -> DomainResult<TickReport> {
-    crate::calendar::store::warn_if_ending(escrow).await?;
+    // A failed warning must not hold up settlement and deadlines: it is tried again next tick.
+    if let Err(e) = crate::calendar::store::warn_if_ending(escrow).await {
+        tracing::warn!(error = %e, "could not warn that the holiday calendar is ending");
+    }
     let now = escrow.clock().now();
     let due = job::Entity::find()
         .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))

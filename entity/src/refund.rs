@@ -19,6 +19,8 @@ pub struct Model {
     pub due_provisional: bool,
     pub executed_at_us: Option<i64>,
     pub entry_id: Option<i64>,
+    /// A partial refund's amount; `None` asks for all the unreleased money.
+    pub requested_fen: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,7 @@ mod m20261126_000010_alert_paging;
 mod m20261207_000011_holiday_calendar;
 mod m20261207_000012_order_split_terms;
 mod m20261207_000013_confirmers;
+mod m20261207_000014_partial_refunds;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_holiday_calendar::Migration),
             Box::new(m20261207_000012_order_split_terms::Migration),
             Box::new(m20261207_000013_confirmers::Migration),
+            Box::new(m20261207_000014_partial_refunds::Migration),
         ]
     }
 }

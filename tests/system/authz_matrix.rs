@@ -143,6 +143,7 @@ const ACCESS: &[(&str, &str)] = &[
     ("Mutation.requestPurchase", "BM"),
     ("Mutation.requestRefund", "BMP"),
     ("Mutation.resolveEscalation", "BR"),
+    ("Mutation.setConfirmerStatus", "B"),
     ("Mutation.setMerchantProfile", "B"),
     ("Mutation.setMerchantStatus", "BR"),
     ("Mutation.settle", "B"),

@@ -8,6 +8,7 @@ use lvyue_domain::principal::{Industry, Role};
 use lvyue_domain::testing::Backend;
 
 use crate::harness::{TestServer, first_code};
+use crate::subscriptions::{connect, next, over_socket, send};
 use crate::world::{
     as_party, as_regulator, bank_do, driving_school, monday, paid_order, register_merchant,
     shenzhen_policy,
@@ -95,7 +96,14 @@ async fn tokens_are_honoured_only_as_far_as_the_registration_goes(backend: Backe
     );
     assert_eq!(body["merchants"]["edges"], json!([]), "{body}");
 
-    // A suspended merchant's token is refused until it is reinstated.
+    // A suspended merchant's token is refused until it is reinstated, over HTTP and on a
+    // socket it opened before.
+    let mut socket = connect(&srv).await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", srv.token(&w.merchant_principal())) } })).await;
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "connection_ack");
+    let mine = "{ merchantBalances { escrow } }";
+    let before = over_socket(&mut socket, "1", mine, json!({})).await;
+    assert!(before.get("errors").is_none(), "{before}");
     let status = "mutation($m: ID!, $s: PartyStatus!, $k: String!) { setMerchantStatus(merchant: $m, status: $s, reason: \"核查\", idempotencyKey: $k) { status } }";
     bank_do(
         &srv,
@@ -103,11 +111,12 @@ async fn tokens_are_honoured_only_as_far_as_the_registration_goes(backend: Backe
         json!({"m": w.merchant, "s": "SUSPENDED", "k": "s-1"}),
     )
     .await;
-    let mine = "{ merchantBalances { escrow } }";
     let body = srv
         .gql(Some(&w.merchant_principal()), mine, json!({}))
         .await;
     assert_eq!(first_code(&body), "UNAUTHENTICATED", "{body}");
+    let after = over_socket(&mut socket, "2", mine, json!({})).await;
+    assert_eq!(first_code(&after), "UNAUTHENTICATED", "{after}");
     bank_do(
         &srv,
         status,

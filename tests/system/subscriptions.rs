@@ -12,10 +12,10 @@ use lvyue_domain::testing::Backend;
 use crate::harness::{TestServer, bank};
 use crate::world::{driving_school, monday, paid_order, shenzhen_policy};
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(srv: &TestServer) -> Socket {
+pub(crate) async fn connect(srv: &TestServer) -> Socket {
     let mut req = srv
         .url("/graphql/ws")
         .replace("http://", "ws://")
@@ -33,7 +33,7 @@ async fn connect(srv: &TestServer) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, msg: serde_json::Value) {
+pub(crate) async fn send(socket: &mut Socket, msg: serde_json::Value) {
     socket
         .send(Message::Text(msg.to_string().into()))
         .await
@@ -41,7 +41,7 @@ async fn send(socket: &mut Socket, msg: serde_json::Value) {
 }
 
 /// The next message: a JSON text, or the close code.
-async fn next(socket: &mut Socket) -> Result<serde_json::Value, u16> {
+pub(crate) async fn next(socket: &mut Socket) -> Result<serde_json::Value, u16> {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -100,7 +100,7 @@ async fn subscriptions_obey_the_query_limits() {
 }
 
 /// Runs one operation over an open socket; the `next` payload (or the error payload).
-async fn over_socket(
+pub(crate) async fn over_socket(
     socket: &mut Socket,
     id: &str,
     query: &str,

@@ -852,6 +852,7 @@ impl Builder {
                     order: order.id,
                     reason: "学员退学".into(),
                     deduction: Some(deduction),
+                    amount: None,
                 },
             )
             .await?;

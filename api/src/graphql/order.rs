@@ -369,6 +369,11 @@ impl Refund {
         self.0.amount.into()
     }
 
+    /// A partial refund's amount, as asked for; absent when all the unreleased money was asked.
+    async fn requested_amount(&self) -> Option<Decimal> {
+        self.0.requested.map(Into::into)
+    }
+
     async fn requested_at(&self) -> DateTime<Utc> {
         time(self.0.requested_at)
     }
@@ -756,7 +761,9 @@ impl OrderMutation {
     }
 
     /// Asks for the unreleased money back: the payer for itself, the merchant (with a proposed
-    /// deduction) or the bank.
+    /// deduction) or the bank. With `amount`, only that part (a pupil's missed days, less than
+    /// what is unreleased, no deduction): the order stays open and its later milestones shrink
+    /// by it; without, all of it, and the order closes.
     #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer])")]
     async fn request_refund(
         &self,
@@ -764,12 +771,14 @@ impl OrderMutation {
         order: ID,
         reason: String,
         deduction: Option<Decimal>,
+        amount: Option<Decimal>,
         idempotency_key: String,
     ) -> async_graphql::Result<Refund> {
         let cmd = dorder::RequestRefund {
             order: id(&order)?,
             reason,
             deduction: deduction.map(Into::into),
+            amount: amount.map(Into::into),
         };
         Ok(Refund(run(ctx, &idempotency_key, cmd).await?))
     }

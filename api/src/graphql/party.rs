@@ -449,6 +449,27 @@ impl PartyMutation {
         ))
     }
 
+    /// Suspends, reinstates or closes a third-party confirmer. Bank only.
+    #[graphql(guard = "RoleGuard(&[Role::Bank])")]
+    async fn set_confirmer_status(
+        &self,
+        ctx: &Context<'_>,
+        confirmer: ID,
+        status: GqlPartyStatus,
+        reason: String,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Party> {
+        let cmd = lvyue_domain::confirmer::SetConfirmerStatus {
+            confirmer: id(&confirmer)?,
+            status: status.into(),
+            reason,
+        };
+        Ok(Party::for_viewer(
+            run(ctx, &idempotency_key, cmd).await?,
+            ctx.principal()?,
+        ))
+    }
+
     /// Suspends or reinstates a merchant (a regulator within its jurisdiction, or the bank).
     #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Regulator])")]
     async fn set_merchant_status(

@@ -1,8 +1,9 @@
 //! GraphQL over WebSocket (`/graphql/ws`, graphql-transport-ws and graphql-ws): the same rules
 //! as `POST /graphql`. The token arrives in `connection_init` and is honoured only as the
-//! party's registration allows; then every operation on the socket — query, mutation or
-//! subscription event — is rate-limited like an HTTP request of the same caller, and every
-//! answer to a regulator or a court is recorded before it is sent.
+//! party's registration allows; then every operation started on the socket (a query, a
+//! mutation, a subscription) is rate-limited like an HTTP request of the same caller, and
+//! every answer to a regulator or a court — each subscription event too — is recorded before
+//! it is sent.
 
 use std::sync::{Arc, OnceLock};
 
@@ -151,18 +152,31 @@ impl Executor for Session {
             .operation_name
             .clone()
             .or_else(|| operation_name(&request.query));
-        let answers = Executor::execute_stream(&self.state.schema, request, session_data);
-        match principal.filter(supervised) {
-            None => answers,
-            Some(p) => {
-                let state = self.state.clone();
-                answers
+        let state = self.state.clone();
+        // The registration may have changed since connection_init (a party suspended): every
+        // operation is checked against it again, as every HTTP request is.
+        futures_util::stream::once(async move {
+            if let Some(p) = &principal
+                && let Err(e) =
+                    lvyue_domain::registration::registered(state.escrow.db(), p.clone()).await
+            {
+                let refused = Response::from_errors(vec![
+                    error::from_domain(e).into_server_error(async_graphql::Pos::default()),
+                ]);
+                return futures_util::stream::once(async move { refused }).boxed();
+            }
+            let answers = Executor::execute_stream(&state.schema, request, session_data);
+            match principal.filter(supervised) {
+                None => answers,
+                Some(p) => answers
                     .then(move |r| {
                         let (state, p, operation) = (state.clone(), p.clone(), operation.clone());
                         async move { recorded(&state, &p, operation.as_deref(), r).await }
                     })
-                    .boxed()
+                    .boxed(),
             }
-        }
+        })
+        .flatten()
+        .boxed()
     }
 }

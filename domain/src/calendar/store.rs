@@ -386,6 +386,15 @@ pub async fn warn_if_ending(escrow: &Escrow) -> DomainResult<Option<Coverage>> {
     if !c.ending() {
         return Ok(None);
     }
+    // Most ticks of the day find today's warning already raised: a read, not a write.
+    let raised = lvyue_entity::alert::Entity::find()
+        .filter(lvyue_entity::alert::Column::DedupeKey.eq(format!("calendar-ending:{today}")))
+        .one(escrow.db())
+        .await?
+        .is_some();
+    if raised {
+        return Ok(Some(c));
+    }
     let key = IdempotencyKey::new(&format!("calendar-ending-{today}"))?;
     escrow
         .execute(

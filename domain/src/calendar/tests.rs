@@ -163,6 +163,7 @@ db_test!(
                     order: first.id,
                     reason: "转学".into(),
                     deduction: None,
+                    amount: None,
                 },
             )
             .await

@@ -15,7 +15,8 @@ use crate::error::ErrorCode;
 use crate::ledger::balance;
 use crate::money::Money;
 use crate::order::{
-    ExecuteRefund, OrderRecord, OrderStatus, RefundStatus, RequestRefund, get_order, milestones_of,
+    ExecuteRefund, MilestoneStatus, OrderRecord, OrderStatus, RefundStatus, RequestRefund,
+    get_order, milestones_of, payments_of,
 };
 use crate::party::PartyRecord;
 use crate::payout::{BatchPayout, PayoutItem, RequestPayout};
@@ -465,6 +466,7 @@ db_test!(
                         order: o.id,
                         reason: "转学，退还未就餐费用".into(),
                         deduction: None,
+                        amount: None,
                     },
                 )
                 .await
@@ -616,5 +618,153 @@ db_test!(
             0
         );
         clean(&db).await;
+    }
+);
+
+db_test!(
+    a_pupils_missed_days_are_refunded_in_part_and_the_term_goes_on,
+    |db: TestDb| async move {
+        let c = canteen(&db).await;
+        let w = &c.w;
+        let (order, parent) = term_fee(&c, "请病假学生家长").await;
+        w.pass_days(1).await;
+        let parent_p = w.as_party(Role::Payer, parent.id);
+        let ask = |amount: Option<&str>, deduction: Option<&str>| RequestRefund {
+            order: order.id,
+            reason: "病假未就餐".into(),
+            deduction: deduction.map(m),
+            amount: amount.map(m),
+        };
+        // Part of it, less than all that is unreleased, and never with a deduction.
+        for (amount, deduction, why) in [
+            (Some("1800.00"), None, "ask without an amount"),
+            (Some("0.00"), None, "amount"),
+            (Some("100.00"), Some("10.00"), "no deduction"),
+        ] {
+            let err = w.run(ask(amount, deduction)).await.unwrap_err();
+            assert_eq!(err.code(), ErrorCode::Validation, "{why}: {err}");
+        }
+        // Ten missed days: 100.00 back; the term goes on and June's fee shrinks by it.
+        let r = w
+            .run_as(&parent_p, ask(Some("100.00"), None))
+            .await
+            .unwrap();
+        assert_eq!(r.requested, Some(m("100.00")));
+        let done = w.run(ExecuteRefund { refund: r.id }).await.unwrap();
+        assert_eq!(
+            (done.status, done.amount),
+            (RefundStatus::Executed, m("100.00"))
+        );
+        let o = get_order(&db.db, order.id).await.unwrap();
+        assert_eq!(
+            (o.status, o.refunded, o.in_escrow()),
+            (OrderStatus::Active, m("100.00"), m("1700.00"))
+        );
+        let amounts = |ms: Vec<crate::order::MilestoneRecord>| {
+            ms.into_iter()
+                .map(|x| (x.amount.to_string(), x.status))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            amounts(milestones_of(&db.db, order.id).await.unwrap()),
+            [
+                ("450.00".into(), MilestoneStatus::Pending),
+                ("450.00".into(), MilestoneStatus::Pending),
+                ("450.00".into(), MilestoneStatus::Pending),
+                ("350.00".into(), MilestoneStatus::Pending),
+            ]
+        );
+        // A longer absence takes June whole and part of May.
+        let r = w.run(ask(Some("400.00"), None)).await.unwrap();
+        w.run(ExecuteRefund { refund: r.id }).await.unwrap();
+        assert_eq!(
+            amounts(milestones_of(&db.db, order.id).await.unwrap()),
+            [
+                ("450.00".into(), MilestoneStatus::Pending),
+                ("450.00".into(), MilestoneStatus::Pending),
+                ("400.00".into(), MilestoneStatus::Pending),
+                ("0.00".into(), MilestoneStatus::Cancelled),
+            ]
+        );
+        // The months still release on time, at their new amounts.
+        w.pass_days(30).await;
+        let o = get_order(&db.db, order.id).await.unwrap();
+        assert_eq!((o.released, o.refunded), (m("450.00"), m("500.00")));
+        // The money went back the way it came.
+        let paid = payments_of(&db.db, order.id).await.unwrap();
+        assert_eq!(paid[0].refunded, m("500.00"));
+        // Leaving school: all that is left, and the order closes.
+        let r = w.run(ask(None, None)).await.unwrap();
+        w.run(ExecuteRefund { refund: r.id }).await.unwrap();
+        let o = get_order(&db.db, order.id).await.unwrap();
+        assert_eq!(
+            (o.status, o.released, o.refunded),
+            (OrderStatus::Refunded, m("450.00"), m("1350.00"))
+        );
+        clean(&db).await;
+    }
+);
+
+db_test!(
+    a_term_whose_last_month_was_refunded_completes_with_the_month_before,
+    |db: TestDb| async move {
+        let c = canteen(&db).await;
+        let w = &c.w;
+        let (order, _) = term_fee(&c, "六月转学学生家长").await;
+        w.pass_days(1).await;
+        // June's fee back in advance: the term ends with May.
+        let r = w
+            .run(RequestRefund {
+                order: order.id,
+                reason: "六月转学".into(),
+                deduction: None,
+                amount: Some(m("450.00")),
+            })
+            .await
+            .unwrap();
+        w.run(ExecuteRefund { refund: r.id }).await.unwrap();
+        for _ in 0..3 {
+            w.pass_days(30).await;
+        }
+        let o = get_order(&db.db, order.id).await.unwrap();
+        assert_eq!(
+            (o.status, o.released, o.refunded, o.in_escrow()),
+            (
+                OrderStatus::Completed,
+                m("1350.00"),
+                m("450.00"),
+                Money::ZERO
+            )
+        );
+        clean(&db).await;
+    }
+);
+
+db_test!(
+    a_scheme_that_keeps_part_of_the_unreleased_money_takes_no_partial_refund,
+    |db: TestDb| async move {
+        let c = canteen(&db).await;
+        let w = &c.w;
+        let mut policy = term_policy();
+        policy["refund"]["refundable_bp_by_stage"] = json!([8000, 8000, 8000, 8000, 10000]);
+        let scheme = w
+            .scheme(Industry::Canteen, "320100", Some(c.bureau.id), policy)
+            .await;
+        w.enroll(&scheme, &c.canteen).await;
+        let p = w.payer("家长").await;
+        let o = w.order(&scheme, &c.canteen, &p, "1800.00").await;
+        w.pay(&o, "1800.00").await;
+        w.pass_days(1).await;
+        let err = w
+            .run(RequestRefund {
+                order: o.id,
+                reason: "病假".into(),
+                deduction: None,
+                amount: Some(m("100.00")),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation);
+        assert!(err.to_string().contains("refundable_bp_by_stage"), "{err}");
     }
 );

@@ -228,18 +228,18 @@ async fn capacities(
         }
         ConfirmAs::Evidence => {
             let c = crate::confirmer::acting_confirmer(tx.db(), tx.principal, order.scheme).await?;
+            // One confirmation fulfils one requirement: the most specific that names this
+            // confirmer (itself, then its kind, then any registered confirmer), so a policy
+            // that asks for an exam system and a named association needs both.
+            let named = Confirmer::ConfirmerParty(c.party.id);
+            let of_kind = Confirmer::ConfirmerKind(c.kind);
+            let satisfies = [named, of_kind, Confirmer::Evidence]
+                .into_iter()
+                .find(|x| rule.confirm_by.contains(x))
+                .into_iter()
+                .collect();
             Ok(Capacity {
-                satisfies: rule
-                    .confirm_by
-                    .iter()
-                    .copied()
-                    .filter(|x| match x {
-                        Confirmer::Evidence => true,
-                        Confirmer::ConfirmerKind(k) => *k == c.kind,
-                        Confirmer::ConfirmerParty(p) => *p == c.party.id,
-                        Confirmer::Payer | Confirmer::Regulator => false,
-                    })
-                    .collect(),
+                satisfies,
                 kind: Some(c.kind),
                 self_certified: false,
             })

@@ -16,7 +16,9 @@ use serde_json::json;
 
 use lvyue_entity::{escrow_order, milestone, payment, refund};
 
-use super::{MilestoneStatus, OrderRecord, OrderStatus, get_order, milestones_of, payments_of};
+use super::{
+    MilestoneStatus, OrderRecord, OrderStatus, PaymentRecord, get_order, milestones_of, payments_of,
+};
 use crate::alert::{AlertKind, NewAlert, Severity};
 use crate::calendar::Calendar;
 use crate::clock::Timestamp;
@@ -59,6 +61,8 @@ pub struct RefundRecord {
     pub due_provisional: bool,
     pub executed_at: Option<Timestamp>,
     pub entry: Option<EntryId>,
+    /// A partial refund's amount (the order stays open); `None`: all the unreleased money.
+    pub requested: Option<Money>,
 }
 
 impl RefundRecord {
@@ -88,6 +92,7 @@ impl TryFrom<refund::Model> for RefundRecord {
             due_provisional: m.due_provisional,
             executed_at: m.executed_at_us.map(Timestamp),
             entry: m.entry_id.map(EntryId),
+            requested: m.requested_fen.map(Money::from_fen).transpose()?,
         })
     }
 }
@@ -146,6 +151,10 @@ pub struct RequestRefund {
     pub reason: String,
     /// A deduction the merchant keeps (e.g. lessons already given); may need the regulator.
     pub deduction: Option<Money>,
+    /// Part of the unreleased money (a pupil's missed days): the order stays open and its
+    /// later milestones shrink by it. `None` asks for all of it and closes the order.
+    #[serde(default)]
+    pub amount: Option<Money>,
 }
 
 impl Command for RequestRefund {
@@ -161,13 +170,24 @@ impl Command for RequestRefund {
                 "a payer cannot propose a deduction".into(),
             ));
         }
-        request(
+        let deduction = self.deduction.unwrap_or(Money::ZERO);
+        if let Some(amount) = self.amount {
+            if !deduction.is_zero() {
+                return Err(DomainError::invalid(
+                    "deduction",
+                    "a partial refund carries no deduction: refund the part the payer is owed",
+                ));
+            }
+            amount.positive()?;
+        }
+        request_amount(
             tx,
             &order,
             &self.reason,
-            self.deduction.unwrap_or(Money::ZERO),
+            deduction,
             tx.principal.role.as_str().to_owned(),
             Deadline::Policy,
+            self.amount,
         )
         .await
     }
@@ -192,6 +212,18 @@ pub(crate) async fn request(
     deduction: Money,
     by: String,
     deadline: Deadline,
+) -> DomainResult<RefundRecord> {
+    request_amount(tx, order, reason, deduction, by, deadline, None).await
+}
+
+async fn request_amount(
+    tx: &mut Tx<'_>,
+    order: &OrderRecord,
+    reason: &str,
+    deduction: Money,
+    by: String,
+    deadline: Deadline,
+    amount: Option<Money>,
 ) -> DomainResult<RefundRecord> {
     if order.status.is_closed() {
         return Err(DomainError::invalid_state(
@@ -218,6 +250,26 @@ pub(crate) async fn request(
             format!("order {}", order.order_no),
             "NOTHING_UNRELEASED",
             "refund",
+        ));
+    }
+    if amount.is_some() && s.refundable != s.remaining {
+        return Err(DomainError::invalid(
+            "amount",
+            format!(
+                "this scheme refunds only {} of the {} unreleased at this stage (refundable_bp_by_stage): a partial refund is for schemes that refund unreleased money in full; ask without an amount",
+                s.refundable, s.remaining
+            ),
+        ));
+    }
+    if let Some(a) = amount
+        && a >= s.remaining
+    {
+        return Err(DomainError::invalid(
+            "amount",
+            format!(
+                "{a} is not less than the {} unreleased: to refund all of it, ask without an amount",
+                s.remaining
+            ),
         ));
     }
     if !deduction.is_zero() {
@@ -262,6 +314,7 @@ pub(crate) async fn request(
         due_provisional: Set(due_provisional),
         executed_at_us: Set(None),
         entry_id: Set(None),
+        requested_fen: Set(amount.map(Money::fen)),
         ..Default::default()
     }
     .insert(tx.db())
@@ -279,7 +332,7 @@ pub(crate) async fn request(
     tx.emit(
         NewEvent::new(
             "refund.requested",
-            json!({ "refund_id": row.id, "by": by, "reason": reason.trim(), "deduction": deduction, "needs_approval": needs_approval, "due_at": due_at.rfc3339(), "due_provisional": due_provisional }),
+            json!({ "refund_id": row.id, "by": by, "reason": reason.trim(), "deduction": deduction, "amount": amount, "needs_approval": needs_approval, "due_at": due_at.rfc3339(), "due_provisional": due_provisional }),
         )
         .order(order.id)
         .merchant(order.merchant)
@@ -391,6 +444,9 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
             "refund before its payments settle (T+1)",
         ));
     }
+    if let Some(amount) = r.requested {
+        return execute_part(tx, &r, &order, amount).await;
+    }
     let s = split(tx, &order).await?;
     let deduction = r.deduction.min(s.refundable);
     let to_payer = s.refundable.checked_sub(deduction)?;
@@ -406,35 +462,7 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
             amount_fen: to_merchant.fen(),
         });
     }
-    // 原路退回: back through each channel in proportion to what it carried (largest remainder).
-    let payments: Vec<_> = payments_of(tx.db(), order.id)
-        .await?
-        .into_iter()
-        .filter(|p| p.amount > p.refunded)
-        .collect();
-    let weights: Vec<u64> = payments
-        .iter()
-        .map(|p| (p.amount.fen() - p.refunded.fen()) as u64)
-        .collect();
-    let mut per_payment = Vec::new();
-    // A purchase paid from a housing voucher goes back to the voucher (and its reward to the
-    // subsidy pool), not to a channel.
-    if let Some(route) = crate::voucher::refund_route(tx, &order, to_payer).await? {
-        legs.extend(route);
-    } else if !to_payer.is_zero() {
-        let parts = to_payer.split_by_ratio(&weights)?;
-        for (p, part) in payments.iter().zip(parts) {
-            if part.is_zero() {
-                continue;
-            }
-            let outside = system::channel_external(tx, p.channel.as_str()).await?;
-            legs.push(Leg {
-                account: outside,
-                amount_fen: part.fen(),
-            });
-            per_payment.push((p, part));
-        }
-    }
+    let per_payment = route_to_payer(tx, &order, to_payer, &mut legs).await?;
     if legs.len() < 2 {
         return Err(DomainError::Invariant(format!(
             "refund {} moves nothing",
@@ -449,15 +477,7 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
         &legs,
     )
     .await?;
-    for (p, part) in &per_payment {
-        payment::ActiveModel {
-            id: Set(p.id.0),
-            refunded_fen: Set(p.refunded.fen() + part.fen()),
-            ..Default::default()
-        }
-        .update(tx.db())
-        .await?;
-    }
+    mark_refunded(tx, &per_payment).await?;
     escrow_order::ActiveModel {
         id: Set(order.id.0),
         refunded_fen: Set(order.refunded.checked_add(to_payer)?.fen()),
@@ -515,6 +535,184 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
         .payer(order.payer)
         .scheme(order.scheme),
     );
+    get_refund(tx.db(), r.id).await
+}
+
+/// 原路退回: adds the legs that send `to_payer` back the way the payer paid — through each
+/// channel in proportion to what it carried and has not yet refunded (largest remainder), or
+/// for a purchase paid from a housing voucher, back to the voucher (and its reward to the
+/// subsidy pool). Returns each channel payment's part.
+async fn route_to_payer(
+    tx: &mut Tx<'_>,
+    order: &OrderRecord,
+    to_payer: Money,
+    legs: &mut Vec<Leg>,
+) -> DomainResult<Vec<(PaymentRecord, Money)>> {
+    let payments: Vec<_> = payments_of(tx.db(), order.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.amount > p.refunded)
+        .collect();
+    let mut per_payment = Vec::new();
+    if let Some(route) = crate::voucher::refund_route(tx, order, to_payer).await? {
+        legs.extend(route);
+    } else if !to_payer.is_zero() {
+        let weights: Vec<u64> = payments
+            .iter()
+            .map(|p| {
+                p.amount
+                    .fen()
+                    .saturating_sub(p.refunded.fen())
+                    .unsigned_abs()
+            })
+            .collect();
+        let parts = to_payer.split_by_ratio(&weights)?;
+        for (p, part) in payments.into_iter().zip(parts) {
+            if part.is_zero() {
+                continue;
+            }
+            let outside = system::channel_external(tx, p.channel.as_str()).await?;
+            legs.push(Leg {
+                account: outside,
+                amount_fen: part.fen(),
+            });
+            per_payment.push((p, part));
+        }
+    }
+    Ok(per_payment)
+}
+
+async fn mark_refunded(tx: &Tx<'_>, per_payment: &[(PaymentRecord, Money)]) -> DomainResult<()> {
+    for (p, part) in per_payment {
+        payment::ActiveModel {
+            id: Set(p.id.0),
+            refunded_fen: Set(p.refunded.checked_add(*part)?.fen()),
+            ..Default::default()
+        }
+        .update(tx.db())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Executes a partial refund: `amount` goes back to the payer by the original route, the order
+/// stays open, and its unreleased milestones shrink by it from the last one back (a milestone
+/// left with nothing is cancelled).
+async fn execute_part(
+    tx: &mut Tx<'_>,
+    r: &RefundRecord,
+    order: &OrderRecord,
+    amount: Money,
+) -> DomainResult<RefundRecord> {
+    let s = split(tx, order).await?;
+    let remaining = s.remaining;
+    if s.refundable != remaining {
+        return Err(DomainError::invalid_state(
+            format!("order {}", order.order_no),
+            "PARTLY_REFUNDABLE",
+            "refund part of it (the scheme now keeps part of the unreleased money)",
+        ));
+    }
+    if amount >= remaining {
+        return Err(DomainError::invalid_state(
+            format!("order {} with {remaining} unreleased", order.order_no),
+            "SHORT_OF_THE_AMOUNT",
+            "refund that part (ask again without an amount for all that is left)",
+        ));
+    }
+    let mut legs = vec![Leg {
+        account: order.escrow_account,
+        amount_fen: -amount.fen(),
+    }];
+    let per_payment = route_to_payer(tx, order, amount, &mut legs).await?;
+    let entry = post(
+        tx,
+        EntryKind::Refund,
+        Some(order.id),
+        &format!("partial refund {} of {}", r.id, order.order_no),
+        &legs,
+    )
+    .await?;
+    mark_refunded(tx, &per_payment).await?;
+    escrow_order::ActiveModel {
+        id: Set(order.id.0),
+        refunded_fen: Set(order.refunded.checked_add(amount)?.fen()),
+        ..Default::default()
+    }
+    .update(tx.db())
+    .await?;
+    let mut left = amount;
+    let mut shrunk = Vec::new();
+    let mut milestones = milestones_of(tx.db(), order.id).await?;
+    milestones.reverse();
+    for m in milestones {
+        if left.is_zero() {
+            break;
+        }
+        if !matches!(
+            m.status,
+            MilestoneStatus::Pending | MilestoneStatus::Confirmed
+        ) {
+            continue;
+        }
+        let cut = m.amount.min(left);
+        left = left.checked_sub(cut)?;
+        let now = m.amount.checked_sub(cut)?;
+        let cancelled = now.is_zero();
+        milestone::ActiveModel {
+            id: Set(m.id.0),
+            amount_fen: Set(now.fen()),
+            status: Set(if cancelled {
+                MilestoneStatus::Cancelled.as_str().to_owned()
+            } else {
+                m.status.as_str().to_owned()
+            }),
+            ..Default::default()
+        }
+        .update(tx.db())
+        .await?;
+        if cancelled {
+            scheduler::cancel(tx, &scheduler::milestone_key(m.id)).await?;
+        }
+        shrunk.push(json!({"index": m.index, "from": m.amount, "to": now}));
+    }
+    if !left.is_zero() {
+        return Err(DomainError::Invariant(format!(
+            "order {}: {left} of a partial refund found no unreleased milestone",
+            order.order_no
+        )));
+    }
+    refund::ActiveModel {
+        id: Set(r.id),
+        status: Set(RefundStatus::Executed.as_str().to_owned()),
+        deduction_fen: Set(0),
+        amount_fen: Set(amount.fen()),
+        executed_at_us: Set(Some(tx.now.0)),
+        entry_id: Set(Some(entry.id.0)),
+        ..Default::default()
+    }
+    .update(tx.db())
+    .await?;
+    scheduler::cancel(tx, &format!("refund:{}", r.id)).await?;
+    tx.emit(
+        NewEvent::new(
+            "order.partially_refunded",
+            json!({
+                "refund_id": r.id,
+                "amount": amount,
+                "entry_id": entry.id,
+                "milestones": shrunk,
+                "routes": per_payment.iter().map(|(p, part)| json!({"payment_id": p.id, "channel": p.channel, "amount": part})).collect::<Vec<_>>(),
+                "late": tx.now > r.due_at,
+            }),
+        )
+        .order(order.id)
+        .merchant(order.merchant)
+        .payer(order.payer)
+        .scheme(order.scheme),
+    );
+    // What the refund leaves may now be releasable as it stands.
+    super::release_ready(tx, order.id).await?;
     get_refund(tx.db(), r.id).await
 }
 

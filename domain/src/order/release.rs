@@ -121,6 +121,15 @@ pub(crate) async fn check_gates(
     amount: Money,
 ) -> DomainResult<()> {
     let merchant = check_recipient(tx, order.merchant, order.scheme).await?;
+    if policy.split.is_some() && order.split.is_none() {
+        // Opened before split terms were fixed at opening: releasing would pay the platform
+        // the sub-merchants' money. Such an order is refunded or settled by the bank.
+        return Err(DomainError::invalid_state(
+            format!("order {}", order.order_no),
+            "WITHOUT_SPLIT_TERMS",
+            "release to a platform that must split it",
+        ));
+    }
     // A platform order pays its sub-merchants directly: each must be fit to receive money.
     if let Some(terms) = &order.split {
         for share in &terms.shares {
@@ -295,7 +304,14 @@ async fn release_one(
     .await?;
     let released = order.released.checked_add(m.amount)?;
     let milestones = milestones_of(tx.db(), order.id).await?;
-    let next = milestones.iter().find(|x| x.index == m.index + 1);
+    // The next milestone still to release (a partial refund may have cancelled later ones).
+    let next = milestones.iter().find(|x| {
+        x.index > m.index
+            && matches!(
+                x.status,
+                MilestoneStatus::Pending | MilestoneStatus::Confirmed
+            )
+    });
     let completed = next.is_none();
     escrow_order::ActiveModel {
         id: Set(order.id.0),

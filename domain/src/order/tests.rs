@@ -404,6 +404,7 @@ db_test!(
                 order: order.id,
                 reason: "退学".into(),
                 deduction: None,
+                amount: None,
             })
             .await
             .unwrap();
@@ -476,6 +477,7 @@ db_test!(
                     order: order.id,
                     reason: "退学".into(),
                     deduction: Some(m("600.01")),
+                    amount: None,
                 },
             )
             .await
@@ -488,6 +490,7 @@ db_test!(
                     order: order.id,
                     reason: "退学".into(),
                     deduction: Some(m("500.00")),
+                    amount: None,
                 },
             )
             .await
@@ -660,6 +663,7 @@ db_test!(
                     order: other.id,
                     reason: "退学".into(),
                     deduction: None,
+                    amount: None,
                 },
             )
             .await
@@ -1150,6 +1154,16 @@ db_test!(
             get_order(&db.db, order.id).await.unwrap().released,
             m("250.00")
         );
+        // A suspended association confirms nothing until the bank reinstates it.
+        let set = |status| crate::confirmer::SetConfirmerStatus {
+            confirmer: s.association.id,
+            status,
+            reason: "核查".into(),
+        };
+        w.run(set(PartyStatus::Suspended)).await.unwrap();
+        let err = evidence(w, &order, 1, &s.association).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Forbidden, "{err}");
+        w.run(set(PartyStatus::Active)).await.unwrap();
         // The association registered for the scheme confirms; the event says who and how.
         let out = evidence(w, &order, 1, &s.association).await.unwrap();
         assert_eq!(out.released[0].amount, m("150.00"));

@@ -513,6 +513,7 @@ db_test!(
                 order: asked.0.id,
                 reason: "搬家".into(),
                 deduction: None,
+                amount: None,
             },
         )
         .await

@@ -157,6 +157,7 @@ pub(super) async fn fixture(db: &TestDb) -> Fixture {
                 order: orders[4].id,
                 reason: "退学".into(),
                 deduction: None,
+                amount: None,
             },
         )
         .await
@@ -191,6 +192,7 @@ pub(super) async fn fixture(db: &TestDb) -> Fixture {
                 order: orders[2].id,
                 reason: "转学".into(),
                 deduction: Some(m("30.00")),
+                amount: None,
             },
         )
         .await

@@ -31,6 +31,7 @@ async fn overdue_refund(db: &TestDb, w: &World, m: &PartyRecord) -> AlertRecord 
             order: o.id,
             reason: "退学".into(),
             deduction: None,
+            amount: None,
         },
     )
     .await

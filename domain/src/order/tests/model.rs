@@ -195,6 +195,7 @@ async fn run_case(db: &TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         order: mo.id,
                         reason: "退学".into(),
                         deduction: None,
+                        amount: None,
                     })
                     .await;
                 expect_code(&res, &[ErrorCode::InvalidState, ErrorCode::Conflict])?;

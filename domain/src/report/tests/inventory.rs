@@ -15,6 +15,7 @@ db_test!(
                 order: suzhou.id,
                 reason: "搬家".into(),
                 deduction: None,
+                amount: None,
             },
         )
         .await
@@ -276,6 +277,7 @@ db_test!(
                     order: r.order.id,
                     reason: "退房".into(),
                     deduction: None,
+                    amount: None,
                 },
             )
             .await

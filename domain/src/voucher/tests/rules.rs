@@ -31,6 +31,7 @@ db_test!(
                     order: r.order.id,
                     reason: "合同解除".into(),
                     deduction: None,
+                    amount: None,
                 },
             )
             .await
@@ -86,6 +87,7 @@ db_test!(
                     order,
                     reason: "退房".into(),
                     deduction: None,
+                    amount: None,
                 })
                 .await
                 .unwrap();
