@@ -29,8 +29,45 @@ use crate::scheduler::{self, JobKind};
 /// Longest case number (e.g. `(2026)苏0102执123号`).
 pub const MAX_CASE_NO_CHARS: usize = 64;
 
-fn check_case_no(case_no: &str) -> DomainResult<String> {
-    crate::text::required("caseNo", case_no, MAX_CASE_NO_CHARS)
+/// A case number as Chinese courts write it: `(2026)苏0102执1234号` — the year in half- or
+/// full-width brackets, the province's one-character abbreviation, the court's code (2 to 6
+/// digits), the case type (1 to 4 characters: 执, 民初, 执保, 刑终…), the number, and 号.
+/// Trimmed; anything else is refused, so every hold and evidence read names a real case.
+///
+/// # Errors
+/// `VALIDATION` naming the expected form.
+pub fn check_case_no(case_no: &str) -> DomainResult<String> {
+    let v = crate::text::required("caseNo", case_no, MAX_CASE_NO_CHARS)?;
+    if is_case_no(&v) {
+        Ok(v)
+    } else {
+        Err(DomainError::invalid(
+            "caseNo",
+            "must be a case number such as (2026)苏0102执1234号",
+        ))
+    }
+}
+
+fn is_case_no(s: &str) -> bool {
+    let mut c = s.chars().peekable();
+    let han = |ch: char| ('\u{4E00}'..='\u{9FFF}').contains(&ch);
+    let mut take = |pred: &dyn Fn(char) -> bool, min: usize, max: usize| -> bool {
+        let mut n = 0;
+        while n < max && c.peek().is_some_and(|ch| pred(*ch)) {
+            c.next();
+            n += 1;
+        }
+        n >= min
+    };
+    take(&|ch| matches!(ch, '(' | '（'), 1, 1)
+        && take(&|ch| ch.is_ascii_digit(), 4, 4)
+        && take(&|ch| matches!(ch, ')' | '）'), 1, 1)
+        && take(&|ch| han(ch), 1, 1)
+        && take(&|ch| ch.is_ascii_digit(), 2, 6)
+        && take(&|ch| han(ch) && ch != '号', 1, 4)
+        && take(&|ch| ch.is_ascii_digit(), 1, 12)
+        && take(&|ch| ch == '号', 1, 1)
+        && c.next().is_none()
 }
 
 /// The court a principal acts for: a court principal acts for its own court; the bank names one.
@@ -236,4 +273,34 @@ pub async fn holds_of_order<C: ConnectionTrait>(
         .into_iter()
         .map(HoldRecord::try_from)
         .collect()
+}
+
+#[cfg(test)]
+mod case_number_tests {
+    use super::is_case_no;
+
+    #[test]
+    fn case_numbers_have_the_courts_form() {
+        for ok in [
+            "(2026)苏0102执1234号",
+            "（2025）京0105民初12号",
+            "(2026)沪01执保7号",
+            "(2024)粤03刑终100号",
+        ] {
+            assert!(is_case_no(ok), "{ok}");
+        }
+        for bad in [
+            "x",
+            "",
+            "(2026)苏0102执号",
+            "(26)苏0102执1号",
+            "(2026)0102执1号",
+            "(2026)苏0102执1",
+            "(2026)苏0102执1号 ",
+            "(2026)苏0102执1-2号",
+            "(2026)苏0102执行案件很多字1号",
+        ] {
+            assert!(!is_case_no(bad), "{bad}");
+        }
+    }
 }

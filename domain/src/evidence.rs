@@ -99,10 +99,8 @@ pub async fn bundle(
             format!("name 1 to {MAX_ORDERS} orders"),
         ));
     }
-    let case_no = case_no.trim();
-    if case_no.is_empty() || case_no.chars().count() > crate::court::MAX_CASE_NO_CHARS {
-        return Err(DomainError::invalid("caseNo", "is required"));
-    }
+    let case_no = crate::court::check_case_no(case_no)?;
+    let case_no = case_no.as_str();
     let db = escrow.db();
     let mut records = Vec::with_capacity(orders.len());
     for id in orders {

@@ -436,7 +436,7 @@ async fn finish_tenant(srv: &TestServer, t: &mut Tenant) {
             srv.gql(
                 Some(&court),
                 "mutation($o: ID!, $c: String!, $k: String!) { courtFreeze(order: $o, amount: \"50.00\", caseNo: $c, idempotencyKey: $k) { id } }",
-                json!({"o": t.order, "c": format!("(2026)执{}号", t.region), "k": format!("freeze-{}", t.region)}),
+                json!({"o": t.order, "c": format!("(2026)苏{}执1号", t.region), "k": format!("freeze-{}", t.region)}),
             )
             .await,
         ),

@@ -430,7 +430,7 @@ async fn client(ctx: Arc<Ctx>, node: Arc<Node>, cycle: usize, me: usize, seed: u
                     } else if let Some(hold) = active {
                         vec![Step::Unfreeze { hold }]
                     } else {
-                        let case_no = format!("(2026)苏0102执{cycle}-{me}-{n}号");
+                        let case_no = format!("(2026)苏0102执{cycle}{me:02}{n:04}号");
                         if rng.gen_bool(0.5) {
                             vec![Step::Freeze { case_no }]
                         } else {

@@ -46,7 +46,7 @@ async fn tokens_are_honoured_only_as_far_as_the_registration_goes(backend: Backe
         let hold = srv
             .gql(
                 Some(&who),
-                "mutation($o: ID!) { courtFreeze(order: $o, amount: \"1.00\", caseNo: \"x\", idempotencyKey: \"f\") { id } }",
+                "mutation($o: ID!) { courtFreeze(order: $o, amount: \"1.00\", caseNo: \"(2026)苏0102执1号\", idempotencyKey: \"f\") { id } }",
                 json!({"o": order}),
             )
             .await;

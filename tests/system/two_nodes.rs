@@ -160,7 +160,7 @@ async fn client(
                     .post(
                         Some(&court_token),
                         "mutation($o: ID!, $k: String!) { courtFreeze(order: $o, amount: \"5.00\", caseNo: $k, idempotencyKey: $k) { id } }",
-                        json!({"o": order, "k": format!("(2026)苏0102执{me}-{n}号")}),
+                        json!({"o": order, "k": format!("(2026)苏0102执{me}{n:04}号")}),
                     )
                     .await
                     .expect("node answers");
