@@ -294,6 +294,10 @@ pub struct Policy {
     /// Days from opening after which the expiry action runs (a learner's permit: 3 years).
     #[serde(default)]
     pub validity_days: Option<u32>,
+    /// The milestone whose release starts the validity instead of the opening (a learner's
+    /// permit runs from the 科目一 pass): until then the order does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_from: Option<String>,
     /// Days before the validity ends at which the regulator and the bank are told, while money
     /// still waits (a DEADLINE_NEAR alert: "your learners' permits lapse in 30 days").
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -530,6 +534,20 @@ impl Policy {
                 );
             }
             _ => {}
+        }
+        if let Some(from) = &self.validity_from {
+            if self.validity_days.is_none() {
+                return bad(
+                    "policy.validity_from",
+                    "needs validity_days: there is no validity to start".into(),
+                );
+            }
+            if !self.milestones.iter().any(|m| &m.name == from) {
+                return bad(
+                    "policy.validity_from",
+                    format!("names no milestone of the schedule: {from:?}"),
+                );
+            }
         }
         match (self.expiry_notice_days, self.validity_days) {
             (Some(_), None) => {

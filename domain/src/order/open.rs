@@ -115,7 +115,11 @@ impl Command for OpenOrder {
             }
             None => None,
         };
-        let expires_at = policy.validity_days.map(|d| tx.now.plus_days(i64::from(d)));
+        // With validity_from, the validity starts when that milestone is released.
+        let expires_at = policy
+            .validity_days
+            .filter(|_| policy.validity_from.is_none())
+            .map(|d| tx.now.plus_days(i64::from(d)));
         // The escrow account is opened before the order row; the order id is linked after.
         let escrow = open_account(
             tx,
@@ -212,24 +216,7 @@ impl Command for OpenOrder {
             milestone_ids.push(m.id);
         }
         if let Some(exp) = expires_at {
-            scheduler::schedule(
-                tx,
-                JobKind::OrderExpiry,
-                id.0,
-                exp,
-                scheduler::expiry_key(id),
-            )
-            .await?;
-            if let Some(days) = policy.expiry_notice_days {
-                scheduler::schedule(
-                    tx,
-                    JobKind::OrderExpiryNotice,
-                    id.0,
-                    exp.plus_days(-i64::from(days)),
-                    scheduler::expiry_notice_key(id),
-                )
-                .await?;
-            }
+            schedule_expiry(tx, id, &policy, exp).await?;
         }
         let order = get_order(tx.db(), id).await?;
         let mut data = json!({
@@ -258,4 +245,35 @@ impl Command for OpenOrder {
         );
         Ok(order)
     }
+}
+
+/// Schedules an order's expiry at `exp`, and the notice before it that the policy asks for.
+///
+/// # Errors
+/// Database errors.
+pub(crate) async fn schedule_expiry(
+    tx: &Tx<'_>,
+    id: OrderId,
+    policy: &crate::policy::Policy,
+    exp: crate::clock::Timestamp,
+) -> DomainResult<()> {
+    scheduler::schedule(
+        tx,
+        JobKind::OrderExpiry,
+        id.0,
+        exp,
+        scheduler::expiry_key(id),
+    )
+    .await?;
+    if let Some(days) = policy.expiry_notice_days {
+        scheduler::schedule(
+            tx,
+            JobKind::OrderExpiryNotice,
+            id.0,
+            exp.plus_days(-i64::from(days)),
+            scheduler::expiry_notice_key(id),
+        )
+        .await?;
+    }
+    Ok(())
 }

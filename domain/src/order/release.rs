@@ -328,6 +328,30 @@ async fn release_one(
     .await?;
     if completed {
         scheduler::cancel_expiry(tx, order.id).await?;
+    } else if let (Some(days), Some(from)) = (policy.validity_days, &policy.validity_from)
+        && *from == m.name
+        && order.expires_at.is_none()
+    {
+        // The permit's validity runs from this milestone (科目一 passed), not from opening.
+        let exp = tx.now.plus_days(i64::from(days));
+        escrow_order::ActiveModel {
+            id: Set(order.id.0),
+            expires_at_us: Set(Some(exp.0)),
+            ..Default::default()
+        }
+        .update(tx.db())
+        .await?;
+        super::open::schedule_expiry(tx, order.id, policy, exp).await?;
+        tx.emit(
+            NewEvent::new(
+                "order.validity_started",
+                json!({ "milestone_id": m.id, "name": m.name, "expires_at": exp.rfc3339() }),
+            )
+            .order(order.id)
+            .merchant(order.merchant)
+            .payer(order.payer)
+            .scheme(order.scheme),
+        );
     }
     // The next milestone is now current: its clock starts.
     if let (Some(n), Some(rule)) = (

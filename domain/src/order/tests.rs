@@ -1273,6 +1273,54 @@ db_test!(
     }
 );
 
+db_test!(
+    a_permits_validity_runs_from_the_first_exam_passed_not_from_enrolment,
+    |db: TestDb| async move {
+        let mut policy = shenzhen();
+        policy["validity_days"] = json!(10);
+        policy["validity_from"] = json!("科目一合格");
+        let s = school(&db, policy).await;
+        let w = &s.w;
+        let order = w.order(&s.scheme, &s.merchant, &s.payer, "1000.00").await;
+        assert_eq!(order.expires_at, None);
+        w.pay(&order, "1000.00").await;
+        // Twenty days of lessons before the exam: nothing lapses.
+        w.pass_days(20).await;
+        assert_eq!(
+            get_order(&db.db, order.id).await.unwrap().status,
+            OrderStatus::Active
+        );
+        // 科目一 passed: the ten days start now.
+        evidence(w, &order, 1, &s.association).await.unwrap();
+        let started = get_order(&db.db, order.id).await.unwrap();
+        assert_eq!(started.expires_at, Some(w.clock.now().plus_days(10)));
+        w.pass_days(9).await;
+        assert_eq!(
+            get_order(&db.db, order.id).await.unwrap().status,
+            OrderStatus::Active
+        );
+        w.pass_days(2).await;
+        let o = get_order(&db.db, order.id).await.unwrap();
+        assert_eq!((o.status, o.refunded), (OrderStatus::Refunded, m("600.00")));
+        // A milestone the schedule does not have is refused when the policy is made.
+        let mut bad = shenzhen();
+        bad["validity_from"] = json!("科目五合格");
+        let err = w
+            .run(crate::scheme::CreateScheme {
+                code: "BAD-VF".into(),
+                name: "bad".into(),
+                industry: Industry::DrivingSchool,
+                region: "320100".parse().unwrap(),
+                regulator: None,
+                policy: bad,
+            })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("validity_from"), "{err}");
+        clean(&db).await;
+    }
+);
+
 db_test!(reconciliation_lists_every_break, |db: TestDb| async move {
     let s = school(&db, shenzhen()).await;
     let w = &s.w;
