@@ -469,15 +469,8 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
             r.id
         )));
     }
-    let entry = post(
-        tx,
-        EntryKind::Refund,
-        Some(order.id),
-        &format!("refund {} of {}", r.id, order.order_no),
-        &legs,
-    )
-    .await?;
-    mark_refunded(tx, &per_payment).await?;
+    let memo = format!("refund {} of {}", r.id, order.order_no);
+    let entry = post_refund(tx, &order, &memo, &legs, &per_payment).await?;
     escrow_order::ActiveModel {
         id: Set(order.id.0),
         refunded_fen: Set(order.refunded.checked_add(to_payer)?.fen()),
@@ -504,17 +497,7 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
         }
     }
     scheduler::cancel_expiry(tx, order.id).await?;
-    refund::ActiveModel {
-        id: Set(r.id),
-        status: Set(RefundStatus::Executed.as_str().to_owned()),
-        deduction_fen: Set(deduction.fen()),
-        amount_fen: Set(to_payer.fen()),
-        executed_at_us: Set(Some(tx.now.0)),
-        entry_id: Set(Some(entry.id.0)),
-        ..Default::default()
-    }
-    .update(tx.db())
-    .await?;
+    mark_executed(tx, r.id, deduction, to_payer, entry.id).await?;
     tx.emit(
         NewEvent::new(
             "order.refunded",
@@ -582,6 +565,41 @@ async fn route_to_payer(
     Ok(per_payment)
 }
 
+/// Posts a refund's entry and records what each channel payment gave back.
+async fn post_refund(
+    tx: &mut Tx<'_>,
+    order: &OrderRecord,
+    memo: &str,
+    legs: &[Leg],
+    per_payment: &[(PaymentRecord, Money)],
+) -> DomainResult<crate::ledger::EntryRecord> {
+    let entry = post(tx, EntryKind::Refund, Some(order.id), memo, legs).await?;
+    mark_refunded(tx, per_payment).await?;
+    Ok(entry)
+}
+
+/// Marks a refund executed: what went back to the payer, the deduction kept, its entry.
+async fn mark_executed(
+    tx: &Tx<'_>,
+    id: i64,
+    deduction: Money,
+    to_payer: Money,
+    entry: EntryId,
+) -> DomainResult<()> {
+    refund::ActiveModel {
+        id: Set(id),
+        status: Set(RefundStatus::Executed.as_str().to_owned()),
+        deduction_fen: Set(deduction.fen()),
+        amount_fen: Set(to_payer.fen()),
+        executed_at_us: Set(Some(tx.now.0)),
+        entry_id: Set(Some(entry.0)),
+        ..Default::default()
+    }
+    .update(tx.db())
+    .await?;
+    Ok(())
+}
+
 async fn mark_refunded(tx: &Tx<'_>, per_payment: &[(PaymentRecord, Money)]) -> DomainResult<()> {
     for (p, part) in per_payment {
         payment::ActiveModel {
@@ -625,15 +643,8 @@ async fn execute_part(
         amount_fen: -amount.fen(),
     }];
     let per_payment = route_to_payer(tx, order, amount, &mut legs).await?;
-    let entry = post(
-        tx,
-        EntryKind::Refund,
-        Some(order.id),
-        &format!("partial refund {} of {}", r.id, order.order_no),
-        &legs,
-    )
-    .await?;
-    mark_refunded(tx, &per_payment).await?;
+    let memo = format!("partial refund {} of {}", r.id, order.order_no);
+    let entry = post_refund(tx, order, &memo, &legs, &per_payment).await?;
     escrow_order::ActiveModel {
         id: Set(order.id.0),
         refunded_fen: Set(order.refunded.checked_add(amount)?.fen()),
@@ -682,17 +693,7 @@ async fn execute_part(
             order.order_no
         )));
     }
-    refund::ActiveModel {
-        id: Set(r.id),
-        status: Set(RefundStatus::Executed.as_str().to_owned()),
-        deduction_fen: Set(0),
-        amount_fen: Set(amount.fen()),
-        executed_at_us: Set(Some(tx.now.0)),
-        entry_id: Set(Some(entry.id.0)),
-        ..Default::default()
-    }
-    .update(tx.db())
-    .await?;
+    mark_executed(tx, r.id, Money::ZERO, amount, entry.id).await?;
     scheduler::cancel(tx, &format!("refund:{}", r.id)).await?;
     tx.emit(
         NewEvent::new(
