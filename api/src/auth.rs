@@ -194,7 +194,7 @@ impl TokenTimes {
 }
 
 /// Installs jsonwebtoken's crypto backend for the process. jsonwebtoken 11 panics at the first
-/// encode or decode without one (research/stack-notes.md §1.6.4). Idempotent; called by every
+/// encode or decode without one (docs/design.md, "Stack notes"). Idempotent; called by every
 /// constructor here, so no caller can forget it.
 pub fn install_crypto_provider() {
     use jsonwebtoken::crypto::{CryptoProvider, rust_crypto};

@@ -1,6 +1,6 @@
 //! The access log: every read by a regulator or a court (who, what, when, under which case) is
 //! itself an event in the notarized log, so the bank can show who looked at whose money, and
-//! nobody can quietly remove the record (DOMAIN.md, "Courts"; ARCHITECTURE.md, "Who sees what").
+//! nobody can quietly remove the record (docs/domain.md, "Courts"; docs/design.md, "Who sees what").
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;

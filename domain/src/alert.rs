@@ -20,7 +20,7 @@ use crate::party::{PartyRecord, PartyStatus};
 use crate::principal::{Industry, Role};
 
 string_enum!(
-    /// What an alert is about (DOMAIN.md, "Checks on merchants").
+    /// What an alert is about (docs/domain.md, "Checks on merchants").
     AlertKind {
         CustodyShortfall = "CUSTODY_SHORTFALL",
         WarningLineCrossed = "WARNING_LINE_CROSSED",

@@ -1,5 +1,5 @@
 //! The custody rule: how much of a merchant's prepaid money must stay in escrow, and whether a
-//! release would break it (DOMAIN.md: "the bank refuses any instruction that would breach it").
+//! release would break it (docs/domain.md: "the bank refuses any instruction that would breach it").
 //! Required custody rounds **up** to the fen.
 
 use chrono::{Datelike, NaiveDate};

@@ -1,5 +1,5 @@
 //! Supervised deposits: money frozen in the depositor's **own** account for a beneficiary
-//! (DOMAIN.md, "Industries"; research notes §1.6).
+//! (docs/domain.md, "Industries"; research notes §1.6).
 //!
 //! One set of primitives serves two industries' needs:
 //! - **subscription deposits** (房e存, 认筹金): a home buyer freezes a deposit for a

@@ -6,7 +6,7 @@
 
 use crate::money::{Money, MoneyError};
 
-/// The stable error codes of the public API (ARCHITECTURE.md, "GraphQL API").
+/// The stable error codes of the public API (docs/design.md, "GraphQL API").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     Unauthenticated,

@@ -1,5 +1,5 @@
 //! Events: what happened, appended to the transparency log in the same transaction as the
-//! change they describe (ARCHITECTURE.md, "Events and the notary").
+//! change they describe (docs/design.md, "Events and the notary").
 //!
 //! An event's leaf bytes are the RFC 8785 canonical JSON of
 //! `{seq, type, at, order_id?, merchant_id?, data}`. Personal data never appears in `data` in

@@ -1,7 +1,7 @@
 //! Court evidence: for orders a court names under a case number, everything a third party needs
 //! to re-verify the orders' history without the bank's system — each event's canonical JSON,
 //! its leaf hash, its RFC 9162 inclusion proof against a signed checkpoint, the checkpoint
-//! note, the verifier key, and a C2SP `tlog-proof` per event (DOMAIN.md, "Courts").
+//! note, the verifier key, and a C2SP `tlog-proof` per event (docs/domain.md, "Courts").
 //!
 //! Producing a bundle is itself recorded in the log first (an `access.read` event naming the
 //! case), so every court read is on the record.

@@ -1,4 +1,4 @@
-//! Identifiers and their check algorithms (domain-notes §2): the Unified Social Credit Code
+//! Identifiers and their check algorithms (docs/domain.md, "Identifiers"): the Unified Social Credit Code
 //! (GB 32100-2015), the resident identity number (GB 11643-1999), bank card numbers (Luhn) and
 //! mainland mobile numbers.
 

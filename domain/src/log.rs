@@ -1,5 +1,5 @@
 //! The node's view of the transparency log: an in-memory Merkle tree kept in step with the
-//! event table, signed checkpoints, and proofs (ARCHITECTURE.md, "Events and the notary").
+//! event table, signed checkpoints, and proofs (docs/design.md, "Events and the notary").
 //!
 //! The event table is the only source of truth: the tree is rebuilt from stored leaf hashes at
 //! start (no event is re-canonicalised or rehashed) and follows new events by seq, so several

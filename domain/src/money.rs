@@ -1,4 +1,4 @@
-//! Money: CNY held as an integer number of fen, and the allocation rules of DOMAIN.md
+//! Money: CNY held as an integer number of fen, and the allocation rules of docs/domain.md
 //! ("Money rules").
 //!
 //! Amounts are parsed from and printed as decimals with exactly two places (`"1280.00"`). More
@@ -116,13 +116,13 @@ impl Money {
         items.into_iter().try_fold(Money::ZERO, Money::checked_add)
     }
 
-    /// floor(self × bp / 10000): a release share (DOMAIN.md: releases round down).
+    /// floor(self × bp / 10000): a release share (docs/domain.md: releases round down).
     pub fn share_floor(self, bp: Bp) -> Money {
         // i128: self ≤ 10^15 and bp ≤ 10^4, so the product fits with room to spare.
         Money((i128::from(self.0) * i128::from(bp.0) / i128::from(BP_WHOLE)) as i64)
     }
 
-    /// ceil(self × bp / 10000): a required custody amount (DOMAIN.md: custody rounds up, so
+    /// ceil(self × bp / 10000): a required custody amount (docs/domain.md: custody rounds up, so
     /// the bank never under-reserves).
     pub fn share_ceil(self, bp: Bp) -> Money {
         let num = i128::from(self.0) * i128::from(bp.0);
@@ -131,7 +131,7 @@ impl Money {
     }
 
     /// Splits by basis-point shares summing to exactly 10,000: each stage gets
-    /// floor(total × bp / 10000) and the last takes the remainder (DOMAIN.md "Money rules").
+    /// floor(total × bp / 10000) and the last takes the remainder (docs/domain.md "Money rules").
     pub fn split_by_bp(self, shares: &[Bp]) -> Result<Vec<Money>, MoneyError> {
         let sum = Bp::total(shares)?;
         if sum != BP_WHOLE {

@@ -1,4 +1,4 @@
-//! Merchant onboarding checks (DOMAIN.md, "Checks on merchants"): the USCC checksum, the
+//! Merchant onboarding checks (docs/domain.md, "Checks on merchants"): the USCC checksum, the
 //! licence's fields and status, and the blocking lists. Each check's input, time and result is
 //! recorded as an event, so the evidence of why a merchant was accepted, reviewed or blocked is
 //! in the notarized log.

@@ -1,6 +1,6 @@
 //! Personal data at rest: ID, phone and card numbers are stored encrypted (AES-256-GCM) beside
 //! a keyed hash (HMAC-SHA-256) that allows exact lookup without decrypting. Shown to principals
-//! only masked, except to a court (DOMAIN.md, "Personal data").
+//! only masked, except to a court (docs/domain.md, "Personal data").
 //!
 //! Keys: one master key from configuration derives the index key; encryption keys carry an id
 //! so that a new key can be introduced while old ciphertexts still decrypt (rotation: add the

@@ -1,4 +1,4 @@
-//! Scheme policies: the rules of one industry in one city, as data (DOMAIN.md, "Schemes").
+//! Scheme policies: the rules of one industry in one city, as data (docs/domain.md, "Schemes").
 //!
 //! A policy is JSON, validated when a scheme is created or changed, and versioned: an order
 //! keeps the version it was opened under, so changing a scheme never changes the terms of

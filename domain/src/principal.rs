@@ -1,7 +1,7 @@
 //! Who is asking: roles, regions, industries and the scope a principal may see.
 //!
 //! Every domain query takes a [`Principal`]; what it may not see is filtered in the query
-//! itself (ARCHITECTURE.md, "Who sees what"). The GraphQL guards are a second fence.
+//! itself (docs/design.md, "Who sees what"). The GraphQL guards are a second fence.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::DomainError;
 use crate::ids::PartyId;
 
-/// The five roles of DOMAIN.md ("Parties and roles").
+/// The five roles of docs/domain.md ("Parties and roles").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
@@ -68,7 +68,7 @@ impl FromStr for Role {
     }
 }
 
-/// The industries of DOMAIN.md, as the API names them.
+/// The industries of docs/domain.md, as the API names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Industry {

@@ -1,5 +1,5 @@
 //! Reads, scoped to who asks. Every query takes the principal and filters in SQL what it may
-//! not see (ARCHITECTURE.md: "Authorization scoping is applied inside domain queries, in one
+//! not see (docs/design.md: "Authorization scoping is applied inside domain queries, in one
 //! place"): a merchant sees its own rows, a payer its own orders, a regulator the rows of its
 //! regions and industries, the bank everything. A row out of scope is reported as not found,
 //! never as forbidden, so ids reveal nothing.

@@ -1,4 +1,4 @@
-//! The refund-SLA view (DOMAIN.md, "What regulators ask for": refund SLA): for each refund in
+//! The refund-SLA view (docs/domain.md, "What regulators ask for": refund SLA): for each refund in
 //! scope, when it was asked for, when it was due (the policy's deadline in working days, e.g.
 //! 15 for canteens), when it was executed, how many working days it took, and whether it was
 //! late. Open refunds are measured against `as_of`.

@@ -1,4 +1,4 @@
-//! Risk scores and release alerts (DOMAIN.md, "Checks on merchants").
+//! Risk scores and release alerts (docs/domain.md, "Checks on merchants").
 //!
 //! A merchant's score (0–100, higher is riskier) is the sum of explainable features, each with
 //! its points and the reason in words; the grade is A (0–19) … E (80–100). A score is stored

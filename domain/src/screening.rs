@@ -1,4 +1,4 @@
-//! Blocking lists (DOMAIN.md, "Checks on merchants"): the bank imports the dishonest-debtor list
+//! Blocking lists (docs/domain.md, "Checks on merchants"): the bank imports the dishonest-debtor list
 //! (失信被执行人) and the abnormal-operation list as CSV; merchants are screened by USCC at
 //! onboarding, after every import and before every release. A dishonest-debtor hit blocks the
 //! merchant (releases stop) and raises an alert.

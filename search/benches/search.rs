@@ -146,7 +146,7 @@ const USCC_WEIGHTS: [u32; 17] = [
     1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
 ];
 
-/// DOMAIN.md: GB 32100-2015 check character.
+/// docs/domain.md: GB 32100-2015 check character.
 fn uscc(rng: &mut Rng, region: &str) -> String {
     let mut code: Vec<u8> = b"91".to_vec();
     code.extend_from_slice(region.as_bytes());

@@ -1,7 +1,7 @@
 //! Text analysis: how names, remarks and queries are cut into terms.
 //!
 //! Three analyzers, registered by name on every open (tantivy stores only the names in the
-//! schema, never the tokenizers — stack-notes §1.6.8):
+//! schema, never the tokenizers — docs/design.md, "Stack notes"):
 //!
 //! - [`JIEBA`]: jieba in search mode (a long word also yields its dictionary sub-words), then
 //!   [`WordCharsOnly`] (jieba emits spaces and punctuation as tokens), then lowercasing.

@@ -294,7 +294,7 @@ fn add_region(t: &mut TantivyDocument, f: &Fields, region: &str) -> Result<()> {
     Ok(())
 }
 
-/// DOMAIN.md: a 6-digit GB/T 2260 code; its first four digits name the city.
+/// docs/domain.md: a 6-digit GB/T 2260 code; its first four digits name the city.
 pub(crate) fn city_code(region: &str) -> Option<String> {
     let head = region.get(..4)?;
     head.bytes()

@@ -2,7 +2,7 @@
 //!
 //! Read-your-writes: the reader reloads only when told (`ReloadPolicy::Manual`), and
 //! [`SearchWriter::commit`] reloads it before returning, so a search that starts after a commit
-//! returns sees everything that commit wrote (stack-notes §2.3).
+//! returns sees everything that commit wrote (docs/design.md, "Stack notes").
 //!
 //! Resume: every commit records the last indexed event seq (and [`SCHEMA_VERSION`]) in the
 //! commit payload of `meta.json`; after a restart the indexer asks [`SearchIndex::last_indexed_seq`]

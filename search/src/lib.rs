@@ -10,7 +10,7 @@
 //!
 //! Text is cut by jieba, with a 1–2-gram field beside it for words jieba hides inside longer
 //! words; queries are an order-free AND of words, and exact identifiers or names rank first.
-//! See `analysis` and `query` for the details, and `ARCHITECTURE.md` § Search.
+//! See `analysis` and `query` for the details, and `docs/design.md` § Search.
 
 mod analysis;
 mod doc;

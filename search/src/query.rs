@@ -6,7 +6,7 @@
 //! Text: `Should(exact identifier) ∨ Should(exact merchant name) ∨ Should(AND of words)`.
 //! Each word matches the jieba `name` field (boosted), the jieba `body` field, the identifier
 //! field, or — for a word with CJK characters — all of its bigrams in one n-gram field. That is
-//! an order-free AND of words, never a phrase (stack-notes §1.5). The two exact clauses carry a
+//! an order-free AND of words, never a phrase (docs/design.md, "Search"). The two exact clauses carry a
 //! constant score far above any BM25 sum, so an exact order number, USCC or full name ranks first.
 
 use std::ops::Bound;

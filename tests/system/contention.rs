@@ -36,7 +36,7 @@ const REQUESTS_PER_CLIENT: (usize, usize) = (30, 300);
 /// Orders per merchant.
 const ORDERS_PER_MERCHANT: usize = 2;
 const ORDER_TOTAL: &str = "1000.00";
-/// The codes a request may be refused with (ARCHITECTURE.md, "Errors"), `INTERNAL` aside.
+/// The codes a request may be refused with (docs/design.md, "Errors"), `INTERNAL` aside.
 const DOCUMENTED: [&str; 8] = [
     "UNAUTHENTICATED",
     "FORBIDDEN",

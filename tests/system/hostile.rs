@@ -15,7 +15,7 @@ use crate::authz_matrix::{Gen, Schema, Who, codes, log_size, root_code, two_tena
 use crate::harness::{TestServer, bank, first_code, run_lvyue};
 use crate::world::{bank_do, monday, settled_world_running};
 
-/// Amounts the `Decimal` scalar must refuse (ARCHITECTURE.md: exactly two places, > 0, never
+/// Amounts the `Decimal` scalar must refuse (docs/design.md: exactly two places, > 0, never
 /// floats), as strings.
 const BAD_AMOUNTS: &[&str] = &[
     "1e10",

@@ -1,5 +1,5 @@
-//! Risk, compliance and the regulator reports through the public interfaces (issue 8; issue 4's
-//! regulator fund flows), on SQLite and PostgreSQL:
+//! Risk, compliance and the regulator reports through the public interfaces (docs/domain.md,
+//! "Checks on merchants" and "What regulators ask for"), on SQLite and PostgreSQL:
 //!
 //! - [`checks`]: onboarding checks (USCC, licence, lists) and list imports;
 //! - [`alerts`]: every alert trigger, seen through `alerts` and the `alerts` subscription by

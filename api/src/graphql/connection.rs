@@ -22,7 +22,7 @@ use crate::error;
 
 /// Page size when `first` is not given.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
-/// Largest page a client may ask for (ARCHITECTURE.md: at most 200 a page).
+/// Largest page a client may ask for (docs/design.md: at most 200 a page).
 pub const MAX_PAGE_SIZE: usize = 200;
 /// Longest cursor string accepted.
 const MAX_CURSOR_CHARS: usize = 64;

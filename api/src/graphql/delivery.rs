@@ -1,4 +1,4 @@
-//! Alert delivery in the schema (bank only; issue 8, "Alerts"): the webhook endpoints that
+//! Alert delivery in the schema (bank only; docs/domain.md, "Checks on merchants"): the webhook endpoints that
 //! receive every alert (payload signed with HMAC-SHA256, retried with backoff for a day), each
 //! delivery with its attempts, and the log of texts and calls the on-call notifier sent.
 //! Regulators see alerts (`alerts`), never where the bank sends them.

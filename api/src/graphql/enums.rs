@@ -46,7 +46,7 @@ impl From<GqlRole> for Role {
     }
 }
 
-/// An industry under supervision (DOMAIN.md).
+/// An industry under supervision (docs/domain.md).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "Industry", rename_items = "SCREAMING_SNAKE_CASE")]
 pub enum GqlIndustry {

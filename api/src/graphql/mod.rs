@@ -18,7 +18,7 @@
 //! - [`report`]: the regulator reports (fund flows, balances, snapshots, releases by
 //!   milestone, refund SLA, voucher inventory) and their recorded runs; [`delivery`]: webhook
 //!   endpoints, alert deliveries and the on-call notification log (bank).
-//! - one module per industry of DOMAIN.md beyond plain orders, each with its object types, its
+//! - one module per industry of docs/domain.md beyond plain orders, each with its object types, its
 //!   query root and its mutation root: [`voucher`] (房票), [`deposit`] (房e存, 保证金 of
 //!   agricultural markets and rural property), [`canteen`] (purchase payments, refund SLA),
 //!   [`prepaid`] (cards, custody, closing down), [`medical`] (医保), [`payroll`] (灵活用工).

@@ -1,4 +1,4 @@
-//! Regulator reports in the schema (DOMAIN.md, "What regulators ask for"; issue 4, regulators'
+//! Regulator reports in the schema (docs/domain.md, "What regulators ask for"; regulators'
 //! fund flows): fund flows by day, merchant, industry and city; balances by merchant; daily and
 //! quarter-end snapshots; collected vs released by scheme and milestone; the refund SLA; the
 //! voucher inventory. Each field is one domain report call, scoped there to the caller (the

@@ -104,7 +104,7 @@ pub fn order_doc(o: &OrderRecord, parties: &HashMap<PartyId, PartyRecord>) -> Or
             .map(|m| m.name.clone())
             .unwrap_or_default(),
         payer_id: o.payer.to_string(),
-        // DOMAIN.md: personal data is indexed only masked.
+        // docs/domain.md: personal data is indexed only masked.
         payer_masked_name: parties
             .get(&o.payer)
             .map(|p| mask_name(&p.name))

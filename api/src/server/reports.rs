@@ -1,6 +1,7 @@
-//! CSV downloads of the regulator reports (DOMAIN.md: "Exportable (CSV) and queryable by time
-//! range, region, industry, merchant"; issue 8: "streamed; first line a watermark with the
-//! requesting principal, time and a report id that is itself logged"):
+//! CSV downloads of the regulator reports (docs/domain.md: "Exportable (CSV) and queryable by time
+//! range, region, industry, merchant"; streamed, the
+//! first line a watermark naming the requesting principal, the time and a report id that is
+//! itself logged):
 //!
 //! ```text
 //! GET /reports/<kind>.csv?from=2026-03-01&to=2026-04-01&industry=DRIVING_SCHOOL&regionPrefix=3201

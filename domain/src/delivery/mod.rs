@@ -1,4 +1,4 @@
-//! Alert delivery (issue 8, "Alerts"): alerts pushed to the bank's webhook endpoints, signed with
+//! Alert delivery (docs/domain.md, "Checks on merchants"): alerts pushed to the bank's webhook endpoints, signed with
 //! HMAC and retried with backoff for at least a day, and the on-call notifier that texts and
 //! calls on incidents. Bank only: regulators see alerts (scoped in `queries::alerts`), not where
 //! the bank sends them.

@@ -1,5 +1,5 @@
 //! The on-call notifier: the case study's bank also texts and calls its people on incidents
-//! (issue 8). Sending is an interface ([`Notifier`]) with SMS and voice; [`LocalNotifier`] only
+//! (docs/domain.md, "Checks on merchants"). Sending is an interface ([`Notifier`]) with SMS and voice; [`LocalNotifier`] only
 //! writes the `notification` log, which is also what the bank (and the tests) read back.
 //!
 //! [`page_on_call`] is the worker: it finds open alerts of the last day at or above the

@@ -40,7 +40,7 @@ pub const DELIVERY_HEADER: &str = "X-Lvyue-Delivery";
 pub const FIRST_RETRY_SECS: i64 = 60;
 /// Longest wait between attempts.
 pub const MAX_RETRY_SECS: i64 = 3_600;
-/// How long a delivery is retried before it is given up (issue 8: "for at least a day").
+/// How long a delivery is retried before it is given up (at least a day, so that an outage overnight loses nothing).
 pub const RETRY_WINDOW_SECS: i64 = 86_400;
 /// How long a claimed delivery is left to its worker; a sender must time out well within it.
 pub const DELIVERY_LEASE_SECS: i64 = 300;

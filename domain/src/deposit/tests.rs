@@ -19,7 +19,7 @@ use crate::testing::world::World;
 
 mod agri;
 
-/// The UnionPay test card of DOMAIN.md: the buyer's own Type I card.
+/// The UnionPay test card of docs/domain.md: the buyer's own Type I card.
 const CARD: &str = "6216261000000000018";
 
 fn m(s: &str) -> Money {

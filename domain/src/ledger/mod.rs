@@ -1,4 +1,4 @@
-//! The double-entry ledger (ARCHITECTURE.md, "Ledger").
+//! The double-entry ledger (docs/design.md, "Ledger").
 //!
 //! Every money movement is a journal entry of two or more postings that sum to zero. A posting
 //! is a signed amount: positive adds to what the account holds, negative takes from it; the

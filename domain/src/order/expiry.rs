@@ -120,7 +120,7 @@ impl Command for ExpireOrder {
 
 /// The notice job: an order's validity ends soon and money still waits in escrow for it — the
 /// regulator of its scope and the bank hear of it while something can still be done (a learner
-/// can still take the exam before the permit lapses). DOMAIN.md: "deadlines near (permit or
+/// can still take the exam before the permit lapses). docs/domain.md: "deadlines near (permit or
 /// voucher expiry)".
 pub(crate) async fn expiry_notice(tx: &mut Tx<'_>, id: OrderId) -> DomainResult<()> {
     let order = get_order(tx.db(), id).await?;

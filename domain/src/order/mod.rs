@@ -1,5 +1,5 @@
 //! Orders: a payer's prepayment to a merchant under a scheme's policy, and its milestones
-//! (DOMAIN.md, "The primitives").
+//! (docs/domain.md, "The primitives").
 //!
 //! An order's money is in one of a few places at every moment, and the audit checks it:
 //! `collected = released + refunded + deducted + in clearing (not yet settled) + in escrow`.

@@ -1,4 +1,4 @@
-//! Balances by merchant (domain-notes §1.12, "Prepaid balance by merchant": opening, collected,
+//! Balances by merchant (docs/domain.md, "What regulators ask for", "Prepaid balance by merchant": opening, collected,
 //! released, refunded, closing, required custody, actual custody, shortfall) and the daily and
 //! quarter-end snapshots of the same balances.
 //!

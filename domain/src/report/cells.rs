@@ -83,7 +83,7 @@ impl Amounts {
     }
 
     /// The change of the prepaid money held for payers: collected − released − refunded −
-    /// deducted (ARCHITECTURE.md: "collected = released + refunded + deducted + still held").
+    /// deducted (docs/design.md: "collected = released + refunded + deducted + still held").
     pub fn held_delta(&self) -> i64 {
         self.collected - self.released - self.refunded - self.deducted
     }

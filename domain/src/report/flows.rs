@@ -1,4 +1,4 @@
-//! Fund flows (issue 4, regulators: "fund flows (collected, released, refunded, held)
+//! Fund flows (docs/domain.md, "What regulators ask for": "fund flows (collected, released, refunded, held)
 //! aggregated by day, merchant and industry over any period"): what came in and went out of
 //! the payers' prepaid money, grouped by any of day, merchant, industry and city.
 

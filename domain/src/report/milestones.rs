@@ -1,4 +1,4 @@
-//! Collected vs released by scheme and milestone (domain-notes §1.12: "counts and amounts per
+//! Collected vs released by scheme and milestone (docs/domain.md, "What regulators ask for": "counts and amounts per
 //! milestone (for example K1/K2/K3)"): for each scheme, what was collected and released in the
 //! period, how much of the release went out milestone by milestone, and what is scheduled but
 //! not yet released.

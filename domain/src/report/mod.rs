@@ -1,4 +1,4 @@
-//! Regulator reports (DOMAIN.md, "What regulators ask for"; domain-notes §1.12): fund flows,
+//! Regulator reports (docs/domain.md, "What regulators ask for"; docs/domain.md, "What regulators ask for"): fund flows,
 //! balances by merchant, daily and quarter-end snapshots, collected vs released by scheme and
 //! milestone, the refund SLA, and the voucher inventory.
 //!
@@ -124,7 +124,7 @@ impl Period {
 }
 
 /// Narrows a report beyond the principal's scope: time range aside, the filters regulators ask
-/// for (DOMAIN.md: "queryable by time range, region, industry, merchant").
+/// for (docs/domain.md: "queryable by time range, region, industry, merchant").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportFilter {
     pub merchant: Option<PartyId>,

@@ -1,4 +1,4 @@
-//! The refund SLA report (domain-notes §1.12: "requests, processed within N working days (for
+//! The refund SLA report (docs/domain.md, "What regulators ask for": "requests, processed within N working days (for
 //! example 15), overdue"): every refund requested in the period, as the refund-SLA query
 //! ([`crate::refund_sla`]) measures it, with the merchant's name and the report's counts.
 

@@ -25,7 +25,7 @@ use crate::queries::{Page, Paged};
 pub const MAX_PARAMS_CHARS: usize = 4_000;
 
 string_enum!(
-    /// The reports (DOMAIN.md, "What regulators ask for").
+    /// The reports (docs/domain.md, "What regulators ask for").
     ReportKind {
         FundFlows = "FUND_FLOWS",
         Balances = "BALANCES",

@@ -1,4 +1,4 @@
-//! Voucher (房票) inventory (domain-notes §1.12: issued, used, transferred, expired, cashed
+//! Voucher (房票) inventory (docs/domain.md, "What regulators ask for": issued, used, transferred, expired, cashed
 //! out, outstanding), in the report set: the voucher module's own inventory query
 //! ([`crate::voucher::voucher_inventory`]), scoped as it scopes vouchers, with a CSV form.
 

@@ -137,7 +137,7 @@ async fn expire(tx: &mut Tx<'_>, id: VoucherId) -> DomainResult<VoucherExpiryOut
 }
 
 /// The notice job: a voucher with money left is about to expire — the bureau and the bank
-/// hear of it (DOMAIN.md: "deadlines near (permit or voucher expiry)").
+/// hear of it (docs/domain.md: "deadlines near (permit or voucher expiry)").
 pub(crate) async fn expiry_notice(tx: &mut Tx<'_>, id: VoucherId) -> DomainResult<()> {
     let v = get_voucher(tx.db(), id).await?;
     if v.status.is_closed() || v.balance.is_zero() || tx.now >= v.expires_at {

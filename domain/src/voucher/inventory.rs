@@ -1,4 +1,4 @@
-//! Reads: vouchers, projects, redemptions and the voucher inventory (DOMAIN.md, "What
+//! Reads: vouchers, projects, redemptions and the voucher inventory (docs/domain.md, "What
 //! regulators ask for"), each scoped to who asks — the bank everything, the housing bureau
 //! the schemes of its regions and industries, a holder its own vouchers.
 

@@ -1,4 +1,4 @@
-//! Housing vouchers (房票) for expropriation resettlement (DOMAIN.md, "Industries"; research
+//! Housing vouchers (房票) for expropriation resettlement (docs/domain.md, "Industries"; research
 //! notes §1.7).
 //!
 //! The housing bureau puts a resettlement project's money into a **project sub-account**

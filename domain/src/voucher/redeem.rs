@@ -7,7 +7,7 @@
 //! the audit's order equations hold (`collected = settled`, escrow = settled − released −
 //! refunded − deducted).
 //!
-//! The reward (DOMAIN.md: "a subsidy posting") is `reward_bp` of the redeemed amount, by how
+//! The reward (docs/domain.md: "a subsidy posting") is `reward_bp` of the redeemed amount, by how
 //! many months after the first issue the voucher is used, paid from the scheme's SUBSIDY pool
 //! **into the same escrow**: it goes to the developer as part of the price, in the same
 //! stages, and stays inside the closed loop (Xiamen: no cash-out of vouchers). If the purchase
@@ -45,7 +45,7 @@ use crate::scheme::{enrollment_of, get_scheme};
 static BANK: LazyLock<Principal> = LazyLock::new(Principal::system);
 
 /// The reward rate for using a voucher first issued at `issued_at` at `now`: the first tier
-/// whose `months` after issue have not yet passed (DOMAIN.md: up to 5% in the first 12 months,
+/// whose `months` after issue have not yet passed (docs/domain.md: up to 5% in the first 12 months,
 /// 2% in months 13–24), else none.
 ///
 /// # Errors

@@ -14,7 +14,7 @@ use super::{
 use crate::harness::TestServer;
 use crate::world::monday;
 
-/// The UnionPay test card of DOMAIN.md: the buyer's own Type I card.
+/// The UnionPay test card of docs/domain.md: the buyer's own Type I card.
 const CARD: &str = "6216261000000000018";
 /// Another bank's card of the buyer's (not bound).
 const OTHER_CARD: &str = "6222020000000000018";

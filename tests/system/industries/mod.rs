@@ -1,6 +1,6 @@
-//! Every industry of DOMAIN.md ("Industries") end to end through GraphQL, as its real users run
+//! Every industry of docs/domain.md ("Industries") end to end through GraphQL, as its real users run
 //! it — the bank, the merchant, the payer, the regulator — on SQLite and, when configured,
-//! PostgreSQL. Each test checks DOMAIN.md's numbers (shares, caps, ratios, deadlines) in the
+//! PostgreSQL. Each test checks docs/domain.md's numbers (shares, caps, ratios, deadlines) in the
 //! API's answers; the rules come from each scheme's policy JSON, never from code.
 
 mod agri;

@@ -1,4 +1,4 @@
-//! Alerts (DOMAIN.md, "Checks on merchants"; issue 8 item 4): each trigger fired through the
+//! Alerts (docs/domain.md, "Checks on merchants"): each trigger fired through the
 //! public interfaces, each alert seen in `alerts` and pushed over the `alerts` subscription to
 //! the bank and to exactly the regulators whose regions and industries it falls in; and the
 //! handling of an alert, open → acknowledged → resolved, with who and when.

@@ -1,4 +1,4 @@
-//! Onboarding checks and list screening (DOMAIN.md, "Checks on merchants"; issue 8 items 1–2),
+//! Onboarding checks and list screening (docs/domain.md, "Checks on merchants"),
 //! as the bank drives them through GraphQL.
 
 use serde_json::{Value, json};
@@ -105,7 +105,7 @@ async fn each_onboarding_check_decides_the_merchants_status(backend: Backend) {
         outcome(&checks, check);
     }
 
-    // A checksum failure is kept for a person to look at, not refused (DOMAIN.md).
+    // A checksum failure is kept for a person to look at, not refused (docs/domain.md).
     let r = TestServer::ok(
         register(
             &srv,

@@ -1,4 +1,4 @@
-//! Alert delivery (issue 8 item 4): webhook endpoints receiving signed deliveries from the
+//! Alert delivery (docs/domain.md, "Checks on merchants"): webhook endpoints receiving signed deliveries from the
 //! node's delivery worker over real HTTP, retried with backoff (visible in `webhookDeliveries`)
 //! and given up after a day; and the on-call notifier's texts and calls, in its log.
 

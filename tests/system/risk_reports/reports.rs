@@ -1,4 +1,4 @@
-//! The regulator reports (DOMAIN.md, "What regulators ask for"; issue 8 item 5, issue 4's
+//! The regulator reports (docs/domain.md, "What regulators ask for",
 //! fund flows): every total reconciled with the ledger as GraphQL shows it — the orders'
 //! counters, `merchantBalances` and the accounts — for the bank, a regulator and a merchant.
 //! The CSV downloads of the same reports are in [`super::downloads`].
