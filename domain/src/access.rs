@@ -12,15 +12,30 @@ use crate::ids::{OrderId, PartyId};
 use crate::principal::Role;
 
 /// Most objects one access record lists.
-pub const MAX_OBJECTS: usize = 200;
+pub const MAX_OBJECTS: usize = 1_000;
+/// Most orders one access record names: each gets an event of its own, and with the record's
+/// own event they fit in one transaction.
+pub const MAX_ORDERS: usize = crate::event::MAX_EVENTS_PER_TRANSACTION - 1;
+/// Most root fields one access record lists.
+pub const MAX_ASKED: usize = 64;
 
 /// Records a read.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RecordAccess {
-    /// What was read, e.g. the GraphQL operation or `evidence`.
+    /// The client's own name for what it did (a GraphQL operation name as sent), or what the
+    /// server did for it (`evidence`, `report`). A label only: `asked` is what was asked.
     pub operation: String,
-    /// The fields or objects read (`orders`, `ord_12`, `merchant pty_3`…).
+    /// What was asked, as the server read it: each root field by its own name (never an
+    /// alias) with its arguments, `order(id: "ord_12")`.
+    pub asked: Vec<String>,
+    /// Free text asked (a search's words): personal, so the record holds only its salted
+    /// commitment.
+    pub asked_text: Option<String>,
+    /// The objects the answer carried (`party pty_3`, `event 41`…), noted where they were
+    /// produced.
     pub objects: Vec<String>,
+    /// The error codes the answer carried: a refused probe is on the record too.
+    pub refused: Vec<String>,
     /// A court's case number.
     pub case_no: Option<String>,
     /// Orders the read concerned, so each order's history shows who read it.
@@ -41,9 +56,13 @@ impl Command for RecordAccess {
                 "must be 1 to 200 characters",
             ));
         }
-        if self.objects.len() > MAX_OBJECTS || self.orders.len() > MAX_OBJECTS {
+        if self.objects.len() > MAX_OBJECTS
+            || self.orders.len() > MAX_ORDERS
+            || self.asked.len() > MAX_ASKED
+            || self.refused.len() > MAX_ASKED
+        {
             return Err(DomainError::LimitExceeded(format!(
-                "an access record lists at most {MAX_OBJECTS} objects"
+                "an access record lists at most {MAX_OBJECTS} objects, {MAX_ORDERS} orders and {MAX_ASKED} fields"
             )));
         }
         let seq = tx.next_seq();
@@ -52,11 +71,16 @@ impl Command for RecordAccess {
             "role": tx.principal.role,
             "party_id": tx.principal.party_id,
             "operation": self.operation,
-            "objects": self.objects.iter().map(|o| o.chars().take(200).collect::<String>()).collect::<Vec<_>>(),
+            "asked": self.asked.iter().map(|a| clip(a)).collect::<Vec<_>>(),
+            "objects": self.objects.iter().map(|o| clip(o)).collect::<Vec<_>>(),
+            "refused": self.refused.iter().map(|r| clip(r)).collect::<Vec<_>>(),
             "case_no": self.case_no,
             "orders": self.orders,
         });
         let mut e = NewEvent::new("access.read", data);
+        if let Some(text) = &self.asked_text {
+            e = e.personal("asked_text", text.clone());
+        }
         if let Some(m) = self.merchant {
             e = e.merchant(m);
         }
@@ -67,4 +91,16 @@ impl Command for RecordAccess {
         }
         Ok(seq)
     }
+}
+
+/// A listed string, at most 500 characters (an argument list is never longer in practice; a
+/// longer one is cut with an ellipsis that says so).
+fn clip(s: &str) -> String {
+    const MAX: usize = 500;
+    if s.chars().count() <= MAX {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(MAX).collect();
+    out.push('…');
+    out
 }

@@ -115,7 +115,7 @@ pub async fn bundle(
                 objects: records.iter().map(|o| o.order_no.clone()).collect(),
                 case_no: Some(case_no.to_owned()),
                 orders: orders.to_vec(),
-                merchant: None,
+                ..RecordAccess::default()
             },
         )
         .await?;

@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod access_log;
 mod authz_matrix;
 mod calendar;
 mod cli;

@@ -16,7 +16,7 @@ use super::context::ContextExt;
 use super::enums::{GqlAlertKind, GqlAlertStatus, GqlIndustry, GqlSeverity};
 use super::guard::RoleGuard;
 
-pub struct Alert(pub AlertRecord);
+crate::noted!(Alert(AlertRecord), "alert", |r| r.id, order: |r| r.order);
 
 #[Object]
 impl Alert {
@@ -115,7 +115,7 @@ impl AlertQuery {
         .await?;
         Ok(connection::of_paged(
             page,
-            rows.items.into_iter().map(Alert).collect(),
+            rows.items.into_iter().map(Alert::from).collect(),
             rows.has_next,
             |a| a.0.id.0,
         ))
@@ -137,7 +137,7 @@ impl AlertMutation {
         #[graphql(default)] note: String,
         idempotency_key: String,
     ) -> async_graphql::Result<Alert> {
-        Ok(Alert(
+        Ok(Alert::from(
             run(
                 ctx,
                 &idempotency_key,
@@ -193,7 +193,7 @@ fn async_stream_alerts(
                     // Raised inside a transaction that may have rolled back: wait for the commit.
                     for _ in 0..50 {
                         if let Ok(stored) = queries::alert_visible(escrow.db(), &p, a.id).await {
-                            return Some((Alert(stored), (rx, p, escrow)));
+                            return Some((Alert::from(stored), (rx, p, escrow)));
                         }
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     }

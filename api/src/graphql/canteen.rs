@@ -24,9 +24,10 @@ use super::party::Party;
 use super::scalars::Decimal;
 use super::scheme::Scheme;
 
-/// A canteen's payment to a food supplier from its payable, paid by the bank once everyone the
-/// policy lists approved it.
-pub struct Purchase(pub PurchaseRecord);
+crate::noted!(
+    /// A canteen's payment to a food supplier from its payable, paid by the bank once everyone the
+    /// policy lists approved it.
+    Purchase(PurchaseRecord), "purchase", |r| r.id);
 
 #[Object]
 impl Purchase {
@@ -163,7 +164,11 @@ impl RefundSla {
     }
 
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
-        Ok(loaders(ctx)?.by_id.load_one(self.0.order).await?.map(Order))
+        Ok(loaders(ctx)?
+            .by_id
+            .load_one(self.0.order)
+            .await?
+            .map(Order::from))
     }
 
     async fn merchant(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Party>> {
@@ -278,7 +283,7 @@ impl CanteenQuery {
         .await?;
         Ok(connection::of_paged(
             page,
-            rows.items.into_iter().map(Purchase).collect(),
+            rows.items.into_iter().map(Purchase::from).collect(),
             rows.has_next,
             |p| p.0.id.0,
         ))
@@ -287,7 +292,7 @@ impl CanteenQuery {
     /// A purchase payment you may see.
     #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Regulator])")]
     async fn purchase(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Purchase> {
-        Ok(Purchase(
+        Ok(Purchase::from(
             dcanteen::purchase_visible(
                 ctx.escrow()?.db(),
                 ctx.principal()?,
@@ -424,7 +429,7 @@ impl CanteenMutation {
             amount: input.amount.into(),
             invoice_ref: input.invoice_ref,
         };
-        Ok(Purchase(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Purchase::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// The school or the education bureau approves (or rejects) a pending purchase payment; the
@@ -443,6 +448,6 @@ impl CanteenMutation {
             approve,
             note,
         };
-        Ok(Purchase(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Purchase::from(run(ctx, &idempotency_key, cmd).await?))
     }
 }

@@ -60,7 +60,7 @@ impl CourtMutation {
             expires_at: expires_at.map(timestamp),
             court: court.as_ref().map(id).transpose()?,
         };
-        Ok(Hold(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Hold::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Lifts what remains of a freeze (解冻).
@@ -76,7 +76,7 @@ impl CourtMutation {
             hold: id(&hold)?,
             court: court.as_ref().map(id).transpose()?,
         };
-        Ok(Hold(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Hold::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Deducts frozen money to the court's designated account (扣划).
@@ -94,6 +94,6 @@ impl CourtMutation {
             amount: amount.into(),
             court: court.as_ref().map(id).transpose()?,
         };
-        Ok(Hold(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Hold::from(run(ctx, &idempotency_key, cmd).await?))
     }
 }

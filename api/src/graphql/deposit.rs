@@ -24,9 +24,10 @@ use super::party::Party;
 use super::scalars::Decimal;
 use super::scheme::Scheme;
 
-/// A depositor's own deposit account in a scheme (level 2, under the scheme), with its bound
-/// card.
-pub struct DepositAccount(pub DepositAccountRecord);
+crate::noted!(
+    /// A depositor's own deposit account in a scheme (level 2, under the scheme), with its bound
+    /// card.
+    DepositAccount(DepositAccountRecord), "deposit account", |r| r.account);
 
 #[Object]
 impl DepositAccount {
@@ -117,9 +118,10 @@ impl DepositAccount {
     }
 }
 
-/// A deposit frozen for a beneficiary (a developer's project, a market's trade), identified by
-/// its hold on the deposit account.
-pub struct DepositFreeze(pub DepositFreezeRecord);
+crate::noted!(
+    /// A deposit frozen for a beneficiary (a developer's project, a market's trade), identified by
+    /// its hold on the deposit account.
+    DepositFreeze(DepositFreezeRecord), "deposit freeze", |r| r.hold);
 
 #[Object]
 impl DepositFreeze {
@@ -217,7 +219,7 @@ async fn freezes(
     .await?;
     Ok(connection::of_paged(
         page,
-        rows.items.into_iter().map(DepositFreeze).collect(),
+        rows.items.into_iter().map(DepositFreeze::from).collect(),
         rows.has_next,
         |f| f.0.hold.0,
     ))
@@ -262,7 +264,7 @@ impl DepositQuery {
         .await?;
         Ok(connection::of_paged(
             page,
-            rows.items.into_iter().map(DepositAccount).collect(),
+            rows.items.into_iter().map(DepositAccount::from).collect(),
             rows.has_next,
             |a| a.0.account.0,
         ))
@@ -275,7 +277,7 @@ impl DepositQuery {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<DepositAccount> {
-        Ok(DepositAccount(
+        Ok(DepositAccount::from(
             ddeposit::deposit_account_visible(
                 ctx.escrow()?.db(),
                 ctx.principal()?,
@@ -315,7 +317,7 @@ impl DepositQuery {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<DepositFreeze> {
-        Ok(DepositFreeze(
+        Ok(DepositFreeze::from(
             ddeposit::deposit_freeze_visible(
                 ctx.escrow()?.db(),
                 ctx.principal()?,
@@ -378,7 +380,7 @@ impl DepositMutation {
             owner: id(&owner)?,
             bound_card,
         };
-        Ok(DepositAccount(run(ctx, &idempotency_key, cmd).await?))
+        Ok(DepositAccount::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Records money arriving in a deposit account (the bank): from the bound card any amount,
@@ -398,7 +400,7 @@ impl DepositMutation {
         };
         let o = run(ctx, &idempotency_key, cmd).await?;
         Ok(FundDepositPayload {
-            account: DepositAccount(o.account),
+            account: DepositAccount::from(o.account),
             bound: o.bound,
             entry_id: gid(o.entry),
             unbound_today: o.unbound_today.into(),
@@ -418,7 +420,7 @@ impl DepositMutation {
             account: id(&account)?,
             amount: amount.into(),
         };
-        Ok(DepositAccount(run(ctx, &idempotency_key, cmd).await?))
+        Ok(DepositAccount::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Freezes part of a deposit for a beneficiary enrolled in the scheme: the money stays in
@@ -436,7 +438,7 @@ impl DepositMutation {
             amount: input.amount.into(),
             reference: input.reference,
         };
-        Ok(DepositFreeze(run(ctx, &idempotency_key, cmd).await?))
+        Ok(DepositFreeze::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Lifts a freeze: the money is the depositor's again (the beneficiary or the bank; the
@@ -449,7 +451,7 @@ impl DepositMutation {
         idempotency_key: String,
     ) -> async_graphql::Result<DepositFreeze> {
         let cmd = ddeposit::UnfreezeDeposit { hold: id(&freeze)? };
-        Ok(DepositFreeze(run(ctx, &idempotency_key, cmd).await?))
+        Ok(DepositFreeze::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// On purchase, the frozen deposit becomes the down payment, paid to the beneficiary (the
@@ -466,7 +468,7 @@ impl DepositMutation {
             hold: id(&freeze)?,
             contract_ref,
         };
-        Ok(DepositFreeze(run(ctx, &idempotency_key, cmd).await?))
+        Ok(DepositFreeze::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// The depositor defaulted: the frozen deposit goes to the beneficiary (the bank, on the
@@ -483,6 +485,6 @@ impl DepositMutation {
             hold: id(&freeze)?,
             reason,
         };
-        Ok(DepositFreeze(run(ctx, &idempotency_key, cmd).await?))
+        Ok(DepositFreeze::from(run(ctx, &idempotency_key, cmd).await?))
     }
 }

@@ -14,8 +14,26 @@ use super::common::{gid, id, time};
 use super::connection::{self, Cursor, Page};
 use super::context::ContextExt;
 use super::guard::RoleGuard;
+use super::trail;
 
-pub struct Event(pub EventRecord);
+/// Made only by [`Event::from`], which notes it (and its order) on a supervised read's trail.
+pub struct Event(EventRecord);
+
+impl From<EventRecord> for Event {
+    fn from(r: EventRecord) -> Event {
+        trail::object("event", r.seq.0);
+        if let Some(o) = r.order_id {
+            trail::order(o);
+        }
+        Event(r)
+    }
+}
+
+impl Event {
+    pub fn record(&self) -> &EventRecord {
+        &self.0
+    }
+}
 
 #[Object]
 impl Event {
@@ -92,16 +110,16 @@ impl EventQuery {
         .await?;
         Ok(connection::of_paged(
             page,
-            rows.items.into_iter().map(Event).collect(),
+            rows.items.into_iter().map(Event::from).collect(),
             rows.has_next,
-            |e| e.0.seq.0 as i64,
+            |e| e.record().seq.0 as i64,
         ))
     }
 
     /// One event you may read.
     #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])")]
     async fn event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Event> {
-        Ok(Event(
+        Ok(Event::from(
             queries::event_visible(ctx.escrow()?.db(), ctx.principal()?, self::id(&id)?).await?,
         ))
     }

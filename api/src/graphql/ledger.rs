@@ -20,7 +20,7 @@ use super::loaders::loaders;
 use super::scalars::Decimal;
 use super::scheme::Scheme;
 
-pub struct Account(pub AccountRecord);
+crate::noted!(Account(AccountRecord), "account", |r| r.id, order: |r| r.order);
 
 #[Object]
 impl Account {
@@ -82,7 +82,7 @@ impl Account {
     }
 }
 
-pub struct Hold(pub HoldRecord);
+crate::noted!(Hold(HoldRecord), "hold", |r| r.id, order: |r| r.order);
 
 #[Object]
 impl Hold {
@@ -139,7 +139,7 @@ pub struct Posting {
     pub amount: Decimal,
 }
 
-pub struct JournalEntry(pub EntryRecord);
+crate::noted!(JournalEntry(EntryRecord), "entry", |r| r.id, order: |r| r.order);
 
 #[Object]
 impl JournalEntry {
@@ -210,7 +210,7 @@ impl SchemeBalance {
     }
 }
 
-pub struct Payout(pub PayoutRecord);
+crate::noted!(Payout(PayoutRecord), "payout", |r| r.id);
 
 #[Object]
 impl Payout {
@@ -275,7 +275,7 @@ impl LedgerQuery {
         .await?;
         Ok(connection::of_paged(
             page,
-            rows.items.into_iter().map(Account).collect(),
+            rows.items.into_iter().map(Account::from).collect(),
             rows.has_next,
             |a| a.0.id.0,
         ))
@@ -283,7 +283,7 @@ impl LedgerQuery {
 
     #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant])")]
     async fn account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Account> {
-        Ok(Account(
+        Ok(Account::from(
             queries::account_visible(
                 ctx.escrow()?.db(),
                 ctx.principal()?,
@@ -319,7 +319,7 @@ impl LedgerQuery {
         .await?;
         Ok(connection::of_paged(
             page,
-            rows.items.into_iter().map(JournalEntry).collect(),
+            rows.items.into_iter().map(JournalEntry::from).collect(),
             rows.has_next,
             |e| e.0.id.0,
         ))
@@ -372,7 +372,7 @@ impl LedgerQuery {
             payout::payouts_of(ctx.escrow()?.db(), m, u64::from(limit.min(200)))
                 .await?
                 .into_iter()
-                .map(Payout)
+                .map(Payout::from)
                 .collect(),
         )
     }
@@ -415,7 +415,7 @@ impl LedgerMutation {
             scheme: id(&scheme)?,
             amount: amount.into(),
         };
-        Ok(Payout(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Payout::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Pays many recipients from the merchant's payable account, all or nothing.
@@ -447,7 +447,7 @@ impl LedgerMutation {
             batch_ref: o.batch_ref,
             total: o.total.into(),
             entry_id: gid(o.entry),
-            payouts: o.payouts.into_iter().map(Payout).collect(),
+            payouts: o.payouts.into_iter().map(Payout::from).collect(),
         })
     }
 }

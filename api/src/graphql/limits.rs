@@ -175,6 +175,11 @@ fn check_document(request: &mut Request, limits: QueryLimits) -> ServerResult<()
             cost.depth, limits.max_depth
         )));
     }
+    super::trail::asked(super::asked::asked(
+        &doc,
+        request.operation_name.as_deref(),
+        &request.variables,
+    ));
     request.set_parsed_query(doc);
     Ok(())
 }

@@ -14,6 +14,7 @@
 //!   mutation root: [`party`], [`scheme`], [`order`], [`ledger`], [`event`], [`notary`],
 //!   [`court`], [`alert`], [`reconcile`], [`calendar`] (the working-day calendar); [`loaders`]
 //!   batches their nested fields.
+//! - [`trail`]: what a regulator's or a court's answer carries, noted where it is produced.
 //! - [`search`]: full-text search over merchants, orders and events, scoped to the caller.
 //! - [`report`]: the regulator reports (fund flows, balances, snapshots, releases by
 //!   milestone, refund SLA, voucher inventory) and their recorded runs; [`delivery`]: webhook
@@ -24,6 +25,7 @@
 //!   [`prepaid`] (cards, custody, closing down), [`medical`] (医保), [`payroll`] (灵活用工).
 
 pub mod alert;
+pub mod asked;
 pub mod calendar;
 pub mod canteen;
 pub mod common;
@@ -51,6 +53,7 @@ pub mod schema;
 pub mod scheme;
 pub mod search;
 pub mod system;
+pub mod trail;
 pub mod voucher;
 
 pub use context::ContextExt;

@@ -29,8 +29,24 @@ use super::loaders::loaders;
 use super::party::Party;
 use super::scalars::Decimal;
 use super::scheme::Scheme;
+use super::trail;
 
-pub struct Order(pub OrderRecord);
+/// An order as an answer carries it; made only by [`Order::from`], which notes it on a
+/// supervised read's trail.
+pub struct Order(OrderRecord);
+
+impl From<OrderRecord> for Order {
+    fn from(r: OrderRecord) -> Order {
+        trail::order(r.id);
+        Order(r)
+    }
+}
+
+impl Order {
+    pub fn record(&self) -> &OrderRecord {
+        &self.0
+    }
+}
 
 #[Object]
 impl Order {
@@ -165,7 +181,7 @@ impl Order {
             .by_id
             .load_one(self.0.escrow_account)
             .await?
-            .map(Account))
+            .map(Account::from))
     }
 
     async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Milestone>> {
@@ -175,7 +191,7 @@ impl Order {
             .await?
             .unwrap_or_default()
             .into_iter()
-            .map(Milestone)
+            .map(Milestone::from)
             .collect())
     }
 
@@ -186,7 +202,7 @@ impl Order {
             .await?
             .unwrap_or_default()
             .into_iter()
-            .map(Payment)
+            .map(Payment::from)
             .collect())
     }
 
@@ -194,7 +210,7 @@ impl Order {
         Ok(dorder::refunds_of(ctx.escrow()?.db(), self.0.id)
             .await?
             .into_iter()
-            .map(Refund)
+            .map(Refund::from)
             .collect())
     }
 
@@ -203,7 +219,7 @@ impl Order {
         Ok(holds_of_order(ctx.escrow()?.db(), self.0.id)
             .await?
             .into_iter()
-            .map(Hold)
+            .map(Hold::from)
             .collect())
     }
 
@@ -226,14 +242,22 @@ impl Order {
         .await?;
         Ok(connection::of_paged(
             page,
-            rows.items.into_iter().map(Event).collect(),
+            rows.items.into_iter().map(Event::from).collect(),
             rows.has_next,
-            |e| e.0.seq.0 as i64,
+            |e| e.record().seq.0 as i64,
         ))
     }
 }
 
-pub struct Milestone(pub MilestoneRecord);
+/// Made only by [`Milestone::from`], which notes its order on a supervised read's trail.
+pub struct Milestone(MilestoneRecord);
+
+impl From<MilestoneRecord> for Milestone {
+    fn from(r: MilestoneRecord) -> Milestone {
+        trail::order(r.order);
+        Milestone(r)
+    }
+}
 
 #[Object]
 impl Milestone {
@@ -282,7 +306,15 @@ impl Milestone {
     }
 }
 
-pub struct Payment(pub PaymentRecord);
+/// Made only by [`Payment::from`], which notes its order on a supervised read's trail.
+pub struct Payment(PaymentRecord);
+
+impl From<PaymentRecord> for Payment {
+    fn from(r: PaymentRecord) -> Payment {
+        trail::order(r.order);
+        Payment(r)
+    }
+}
 
 #[Object]
 impl Payment {
@@ -331,7 +363,15 @@ impl Payment {
     }
 }
 
-pub struct Refund(pub RefundRecord);
+/// Made only by [`Refund::from`], which notes its order on a supervised read's trail.
+pub struct Refund(RefundRecord);
+
+impl From<RefundRecord> for Refund {
+    fn from(r: RefundRecord) -> Refund {
+        trail::order(r.order);
+        Refund(r)
+    }
+}
 
 #[Object]
 impl Refund {
@@ -497,7 +537,7 @@ impl OrderQuery {
         prime(ctx, &rows.items).await?;
         Ok(connection::of_paged(
             page,
-            rows.items.into_iter().map(Order).collect(),
+            rows.items.into_iter().map(Order::from).collect(),
             rows.has_next,
             |o| o.0.id.0,
         ))
@@ -506,7 +546,7 @@ impl OrderQuery {
     /// An order you may see, by id.
     #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant, Role::Payer, Role::Regulator])")]
     async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
-        Ok(Order(
+        Ok(Order::from(
             queries::order_visible(
                 ctx.escrow()?.db(),
                 ctx.principal()?,
@@ -523,7 +563,7 @@ impl OrderQuery {
         ctx: &Context<'_>,
         order_no: String,
     ) -> async_graphql::Result<Order> {
-        Ok(Order(
+        Ok(Order::from(
             queries::order_by_no(ctx.escrow()?.db(), ctx.principal()?, &order_no).await?,
         ))
     }
@@ -583,7 +623,7 @@ pub struct OrderPayload {
 
 fn payload(order: OrderRecord, released: Vec<dorder::ReleasedTranche>) -> OrderPayload {
     OrderPayload {
-        order: Order(order),
+        order: Order::from(order),
         released: released
             .into_iter()
             .map(|t| Tranche {
@@ -670,7 +710,7 @@ impl OrderMutation {
                 .map(SplitTermsInput::terms)
                 .transpose()?,
         };
-        Ok(Order(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Order::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Records money received through a channel (the bank, from the channel's notification).
@@ -688,7 +728,9 @@ impl OrderMutation {
             external_ref: input.external_ref,
             batch_ref: input.batch_ref,
         };
-        Ok(Payment(run(ctx, &idempotency_key, cmd).await?.payment))
+        Ok(Payment::from(
+            run(ctx, &idempotency_key, cmd).await?.payment,
+        ))
     }
 
     /// Settles every payment due on or before `date` (the scheduler does this each working
@@ -780,7 +822,7 @@ impl OrderMutation {
             deduction: deduction.map(Into::into),
             amount: amount.map(Into::into),
         };
-        Ok(Refund(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Refund::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// A regulator approves or rejects a proposed deduction.
@@ -792,7 +834,7 @@ impl OrderMutation {
         approve: bool,
         idempotency_key: String,
     ) -> async_graphql::Result<Refund> {
-        Ok(Refund(
+        Ok(Refund::from(
             run(
                 ctx,
                 &idempotency_key,
@@ -813,7 +855,7 @@ impl OrderMutation {
         refund: ID,
         idempotency_key: String,
     ) -> async_graphql::Result<Refund> {
-        Ok(Refund(
+        Ok(Refund::from(
             run(
                 ctx,
                 &idempotency_key,
@@ -840,7 +882,7 @@ impl OrderMutation {
         } else {
             dorder::EscalationDecision::Refund
         };
-        Ok(Order(
+        Ok(Order::from(
             run(
                 ctx,
                 &idempotency_key,

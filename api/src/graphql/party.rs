@@ -31,6 +31,7 @@ impl Party {
         let unmasked = record.kind != PartyKind::Payer
             || viewer.party_id == Some(record.id)
             || matches!(viewer.role, Role::Bank | Role::Court);
+        super::trail::object("party", record.id);
         Party { record, unmasked }
     }
 }

@@ -22,8 +22,9 @@ use super::order::Order;
 use super::party::Party;
 use super::scalars::Decimal;
 
-/// One use of a card: exactly its amount was released to the issuer.
-pub struct CardUsage(pub CardUsageRecord);
+crate::noted!(
+    /// One use of a card: exactly its amount was released to the issuer.
+    CardUsage(CardUsageRecord), "card usage", |r| r.id, order: |r| Some(r.order));
 
 #[Object]
 impl CardUsage {
@@ -156,7 +157,7 @@ impl PrepaidQuery {
             dprepaid::usages_of(ctx.escrow()?.db(), ctx.principal()?, id::<OrderId>(&order)?)
                 .await?
                 .into_iter()
-                .map(CardUsage)
+                .map(CardUsage::from)
                 .collect(),
         )
     }
@@ -276,8 +277,8 @@ impl PrepaidMutation {
         };
         let o = run(ctx, &idempotency_key, cmd).await?;
         Ok(CardUsagePayload {
-            usage: CardUsage(o.usage),
-            order: Order(o.order),
+            usage: CardUsage::from(o.usage),
+            order: Order::from(o.order),
             unused: o.unused.into(),
         })
     }

@@ -131,6 +131,10 @@ impl From<Hit> for SearchHit {
             DocKind::Order => Some(h.id.clone()),
             DocKind::Merchant | DocKind::Event => h.order_id,
         };
+        super::trail::object("search hit", &h.id);
+        if let Some(o) = order_id.as_deref().and_then(|o| o.parse().ok()) {
+            super::trail::order(o);
+        }
         SearchHit {
             kind: h.kind.into(),
             id: ID(h.id),

@@ -27,8 +27,9 @@ use super::party::Party;
 use super::scalars::Decimal;
 use super::scheme::Scheme;
 
-/// A voucher: a level-3 sub-account of its project, owned by its holder.
-pub struct Voucher(pub VoucherRecord);
+crate::noted!(
+    /// A voucher: a level-3 sub-account of its project, owned by its holder.
+    Voucher(VoucherRecord), "voucher", |r| r.id);
 
 #[Object]
 impl Voucher {
@@ -154,7 +155,11 @@ impl Redemption {
 
     /// The purchase's escrow order, released to the developer in the scheme's stages.
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
-        Ok(loaders(ctx)?.by_id.load_one(self.0.order).await?.map(Order))
+        Ok(loaders(ctx)?
+            .by_id
+            .load_one(self.0.order)
+            .await?
+            .map(Order::from))
     }
 
     async fn developer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Party>> {
@@ -311,7 +316,7 @@ impl VoucherQuery {
         .await?;
         Ok(connection::of_paged(
             page,
-            rows.items.into_iter().map(Voucher).collect(),
+            rows.items.into_iter().map(Voucher::from).collect(),
             rows.has_next,
             |v| v.0.id.0,
         ))
@@ -320,7 +325,7 @@ impl VoucherQuery {
     /// A voucher you may see, by id.
     #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Regulator, Role::Payer])")]
     async fn voucher(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Voucher> {
-        Ok(Voucher(
+        Ok(Voucher::from(
             dvoucher::voucher_visible(
                 ctx.escrow()?.db(),
                 ctx.principal()?,
@@ -337,7 +342,7 @@ impl VoucherQuery {
         ctx: &Context<'_>,
         number: String,
     ) -> async_graphql::Result<Voucher> {
-        Ok(Voucher(
+        Ok(Voucher::from(
             dvoucher::voucher_by_number(ctx.escrow()?.db(), ctx.principal()?, &number).await?,
         ))
     }
@@ -514,7 +519,7 @@ impl VoucherMutation {
             holder: id(&holder)?,
             amount: amount.into(),
         };
-        Ok(Voucher(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Voucher::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Splits a voucher's whole balance among one or more holders, once (the holder names
@@ -541,8 +546,8 @@ impl VoucherMutation {
         };
         let o = run(ctx, &idempotency_key, cmd).await?;
         Ok(VoucherTransferPayload {
-            from: Voucher(o.from),
-            to: o.to.into_iter().map(Voucher).collect(),
+            from: Voucher::from(o.from),
+            to: o.to.into_iter().map(Voucher::from).collect(),
         })
     }
 
@@ -562,7 +567,7 @@ impl VoucherMutation {
             heir: id(&heir)?,
             certificate_ref,
         };
-        Ok(Voucher(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Voucher::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Reports a voucher lost: its whole balance is frozen (the holder, or the bank).
@@ -578,7 +583,7 @@ impl VoucherMutation {
             voucher: id(&voucher)?,
             reason,
         };
-        Ok(Voucher(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Voucher::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Reissues a voucher reported lost under a new number with the same balance and expiry
@@ -593,7 +598,7 @@ impl VoucherMutation {
         let cmd = dvoucher::ReissueVoucher {
             voucher: id(&voucher)?,
         };
-        Ok(Voucher(run(ctx, &idempotency_key, cmd).await?))
+        Ok(Voucher::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
     /// Redeems part or all of a voucher against a home purchase from a developer enrolled in
@@ -617,8 +622,8 @@ impl VoucherMutation {
         };
         let r = run(ctx, &idempotency_key, cmd).await?;
         Ok(RedeemVoucherPayload {
-            voucher: Voucher(r.voucher),
-            order: Order(r.order),
+            voucher: Voucher::from(r.voucher),
+            order: Order::from(r.order),
             amount: r.amount.into(),
             reward_bp: r.reward_bp.get() as i32,
             reward: r.reward.into(),
@@ -650,7 +655,7 @@ impl VoucherMutation {
         };
         let o = run(ctx, &idempotency_key, cmd).await?;
         Ok(VoucherExpiryPayload {
-            voucher: Voucher(o.voucher),
+            voucher: Voucher::from(o.voucher),
             amount: o.amount.into(),
             cashed_out: o.cashed_out,
         })

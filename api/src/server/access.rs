@@ -1,35 +1,88 @@
 //! The record of supervised reads: every answer a regulator or a court receives, over HTTP or
 //! over a WebSocket, is recorded in the log (an `access.read` event, and one per order read)
-//! before it leaves the server. When the record cannot be written, the answer is withheld.
+//! before it leaves the server, refusals included. What is recorded is what the server read in
+//! the request (root fields by name, with arguments) and what it produced for the answer
+//! ([`crate::graphql::trail`]), never what the client chose to call things. When the record
+//! cannot be written, the answer is withheld.
 
-use lvyue_domain::access::RecordAccess;
-use lvyue_domain::ids::OrderId;
+use lvyue_domain::access::{MAX_ASKED, MAX_OBJECTS, MAX_ORDERS, RecordAccess};
 use lvyue_domain::principal::{Principal, Role};
 
 use super::AppState;
 use crate::error::{self, ErrorCode};
+use crate::graphql::trail::{self, Noted, Trail};
 
 /// Whether `p`'s reads are recorded.
 pub(super) fn supervised(p: &Principal) -> bool {
     matches!(p.role, Role::Regulator | Role::Court)
 }
 
-/// The answer to send: `response` once its record is written, or an internal error in its
-/// place when the record could not be written.
+/// Runs one supervised operation inside a fresh trail and gives its answer once its record is
+/// written.
+///
+/// # Errors
+/// [`Withheld`] in place of the answer when the record could not be written or would not hold
+/// everything the answer carries.
+pub(super) async fn answer(
+    state: &AppState,
+    p: &Principal,
+    request: async_graphql::Request,
+) -> Result<async_graphql::Response, Withheld> {
+    let operation = label(&request);
+    let trail = Trail::new();
+    let response = trail::within(trail.clone(), state.schema.execute(request)).await;
+    recorded(state, p, operation.as_deref(), trail.take(), response).await
+}
+
+/// A client's label for a request: the `operationName` it sent, or the name in its document.
+pub(super) fn label(request: &async_graphql::Request) -> Option<String> {
+    request
+        .operation_name
+        .clone()
+        .or_else(|| operation_name(&request.query))
+}
+
+/// Why an answer was not sent.
+#[derive(Debug, Clone)]
+pub(super) struct Withheld {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Withheld {
+    /// The withheld answer as a GraphQL response (over a WebSocket).
+    pub(super) fn into_response(self) -> async_graphql::Response {
+        async_graphql::Response::from_errors(vec![error::server_error(self.code, self.message)])
+    }
+}
+
+/// `response` once its record is written.
+///
+/// # Errors
+/// [`Withheld`] when the record could not be written or would not hold everything `noted`.
 pub(super) async fn recorded(
     state: &AppState,
     p: &Principal,
     operation: Option<&str>,
+    noted: Noted,
     response: async_graphql::Response,
-) -> async_graphql::Response {
-    match record_access(state, p, operation, &response).await {
-        Ok(()) => response,
+) -> Result<async_graphql::Response, Withheld> {
+    if noted.orders.len() > MAX_ORDERS || noted.objects.len() > MAX_OBJECTS {
+        return Err(Withheld {
+            code: ErrorCode::LimitExceeded,
+            message: format!(
+                "a regulator's or court's answer is recorded whole and may carry at most {MAX_ORDERS} orders and {MAX_OBJECTS} other objects; ask for smaller pages"
+            ),
+        });
+    }
+    match record_access(state, p, operation, noted, &response).await {
+        Ok(()) => Ok(response),
         Err(e) => {
             tracing::error!(error = ?e, "could not record a supervised read; withholding the answer");
-            async_graphql::Response::from_errors(vec![error::server_error(
-                ErrorCode::Internal,
-                error::INTERNAL_MESSAGE,
-            )])
+            Err(Withheld {
+                code: ErrorCode::Internal,
+                message: error::INTERNAL_MESSAGE.to_owned(),
+            })
         }
     }
 }
@@ -47,53 +100,44 @@ pub(super) fn operation_name(query: &str) -> Option<String> {
     }
 }
 
-/// Most objects named in one access record.
-const MAX_ACCESS_OBJECTS: usize = 200;
-
-/// Records which objects a regulator's or court's request returned (the ids in the answer).
-pub(super) async fn record_access(
+/// Records what a regulator's or court's request asked and what its answer carried (noted
+/// where each object was produced). A refused read is recorded too (a probe for an order is on
+/// the record whether or not the order was found); a refused change, which neither read nor
+/// changed anything, is not.
+async fn record_access(
     state: &AppState,
     p: &Principal,
     operation: Option<&str>,
+    noted: Noted,
     response: &async_graphql::Response,
 ) -> Result<(), lvyue_domain::DomainError> {
-    let data = response.data.clone().into_json().unwrap_or_default();
-    let Some(top) = data.as_object().filter(|o| !o.is_empty()) else {
+    let answered = !matches!(&response.data, async_graphql::Value::Null)
+        && !matches!(&response.data, async_graphql::Value::Object(o) if o.is_empty());
+    let read = noted.asked.as_ref().is_some_and(|a| !a.mutation);
+    if !answered && !read {
         return Ok(());
-    };
-    let mut ids = Vec::new();
-    collect_ids(&data, &mut ids);
-    let orders = ids
+    }
+    let asked = noted.asked.unwrap_or_default();
+    let mut refused: Vec<String> = response
+        .errors
         .iter()
-        .filter_map(|i| i.parse::<OrderId>().ok())
-        .take(MAX_ACCESS_OBJECTS)
-        .collect::<Vec<_>>();
-    let mut objects: Vec<String> = top.keys().map(|k| format!("field {k}")).collect();
-    objects.extend(ids);
-    objects.truncate(MAX_ACCESS_OBJECTS);
+        .map(|e| error::code_of(e).unwrap_or("INTERNAL").to_owned())
+        .collect();
+    refused.dedup();
+    let text = (!asked.text.is_empty()).then(|| asked.text.join("\n"));
     let cmd = RecordAccess {
-        operation: operation.unwrap_or("graphql").chars().take(200).collect(),
-        objects,
-        case_no: None,
-        orders,
-        merchant: None,
+        operation: operation
+            .filter(|o| !o.is_empty())
+            .unwrap_or("graphql")
+            .chars()
+            .take(200)
+            .collect(),
+        asked: asked.fields.into_iter().take(MAX_ASKED).collect(),
+        asked_text: text,
+        objects: noted.objects.into_iter().collect(),
+        refused: refused.into_iter().take(MAX_ASKED).collect(),
+        orders: noted.orders.into_iter().collect(),
+        ..RecordAccess::default()
     };
     state.escrow.execute(p, None, &cmd).await.map(|_| ())
-}
-
-/// Ids of objects in an answer (`"id": "ord_12"`), depth first, without repeats.
-fn collect_ids(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            if let Some(serde_json::Value::String(id)) = map.get("id")
-                && !out.contains(id)
-                && out.len() < MAX_ACCESS_OBJECTS
-            {
-                out.push(id.clone());
-            }
-            map.values().for_each(|x| collect_ids(x, out));
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|x| collect_ids(x, out)),
-        _ => {}
-    }
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::StreamExt as _;
 
-use super::access::{operation_name, record_access, supervised};
+use super::access::{answer, supervised};
 use super::rate_limit::RateKey;
 use super::{AppState, ClientAddr};
 use crate::auth::AuthError;
@@ -160,28 +160,26 @@ pub(super) async fn graphql(
             );
         }
     };
-    let operation = request
-        .operation_name
-        .clone()
-        .or_else(|| operation_name(&request.query));
     let request = request.data(Loaders::new(&state.escrow));
     let request = match &principal {
         Some(p) => request.data(p.clone()),
         None => request,
     };
-    let response = state.schema.execute(request).await;
-    if let Some(p) = principal.as_ref().filter(|p| supervised(p)) {
+    let response = match principal.as_ref().filter(|p| supervised(p)) {
         // Every read by a regulator or a court is on the record before it is answered.
-        if let Err(e) = record_access(&state, p, operation.as_deref(), &response).await {
-            tracing::error!(error = ?e, "could not record a supervised read; withholding the answer");
-            return refuse(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal,
-                error::INTERNAL_MESSAGE,
-            );
-        }
-    }
+        Some(p) => match answer(&state, p, request).await {
+            Ok(r) => r,
+            Err(w) => {
+                let status = if w.code == ErrorCode::LimitExceeded {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                return refuse(&state, status, w.code, &w.message);
+            }
+        },
+        None => state.schema.execute(request).await,
+    };
     axum::Json(response).into_response()
 }
 

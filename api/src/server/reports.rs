@@ -35,8 +35,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use lvyue_domain::DomainError;
+use lvyue_domain::access::{MAX_OBJECTS, MAX_ORDERS, RecordAccess};
 use lvyue_domain::clock::Timestamp;
-use lvyue_domain::ids::{PartyId, SchemeId};
+use lvyue_domain::ids::{OrderId, PartyId, SchemeId};
 use lvyue_domain::principal::{Industry, Principal, RegionPrefix};
 use lvyue_domain::report::{
     self as dreport, CsvReport, FlowDimension, FlowQuery, Period, RecordReportRun, ReportFilter,
@@ -426,33 +427,146 @@ async fn render(
                 filter: req.filter.clone(),
                 group_by: req.group_by.clone(),
             };
-            stream(run, dreport::fund_flows(db, p, &q).await?, permit)
+            deliver(
+                state,
+                p,
+                req,
+                run,
+                dreport::fund_flows(db, p, &q).await?,
+                permit,
+            )
+            .await
         }
-        Kind::MerchantBalances => stream(
-            run,
-            dreport::balances(db, p, req.period()?, &req.filter).await?,
-            permit,
-        ),
-        Kind::Snapshots => stream(
-            run,
-            dreport::snapshots(db, p, req.period()?, &req.filter, req.frequency).await?,
-            permit,
-        ),
-        Kind::ReleasesByMilestone => stream(
-            run,
-            dreport::releases_by_milestone(db, p, req.period()?, &req.filter).await?,
-            permit,
-        ),
-        Kind::RefundSla => stream(
-            run,
-            dreport::refund_sla(db, p, req.period()?, &req.filter, now).await?,
-            permit,
-        ),
-        Kind::VoucherInventory => stream(
-            run,
-            dreport::voucher_inventory(db, p, req.filter.scheme, now).await?,
-            permit,
-        ),
+        Kind::MerchantBalances => {
+            deliver(
+                state,
+                p,
+                req,
+                run,
+                dreport::balances(db, p, req.period()?, &req.filter).await?,
+                permit,
+            )
+            .await
+        }
+        Kind::Snapshots => {
+            deliver(
+                state,
+                p,
+                req,
+                run,
+                dreport::snapshots(db, p, req.period()?, &req.filter, req.frequency).await?,
+                permit,
+            )
+            .await
+        }
+        Kind::ReleasesByMilestone => {
+            deliver(
+                state,
+                p,
+                req,
+                run,
+                dreport::releases_by_milestone(db, p, req.period()?, &req.filter).await?,
+                permit,
+            )
+            .await
+        }
+        Kind::RefundSla => {
+            deliver(
+                state,
+                p,
+                req,
+                run,
+                dreport::refund_sla(db, p, req.period()?, &req.filter, now).await?,
+                permit,
+            )
+            .await
+        }
+        Kind::VoucherInventory => {
+            deliver(
+                state,
+                p,
+                req,
+                run,
+                dreport::voucher_inventory(db, p, req.filter.scheme, now).await?,
+                permit,
+            )
+            .await
+        }
+    }
+}
+
+/// The report's body, once a regulator's or a court's download is on the record with the rows
+/// it carries: their count and SHA-256, and every party and order they name.
+async fn deliver<R: CsvReport + Send + 'static>(
+    state: &AppState,
+    p: &Principal,
+    req: &Request,
+    run: ReportRun,
+    report: R,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Body, DomainError> {
+    if super::access::supervised(p) {
+        record_rows(state, p, req, &run, &report).await?;
+    }
+    stream(run, report, permit)
+}
+
+/// Records what a download carries; a long report takes several records (each within the
+/// access record's limits), all written before the first byte is sent.
+async fn record_rows<R: CsvReport>(
+    state: &AppState,
+    p: &Principal,
+    req: &Request,
+    run: &ReportRun,
+    report: &R,
+) -> Result<(), DomainError> {
+    use sha2::{Digest, Sha256};
+    use std::collections::BTreeSet;
+
+    let mut digest = Sha256::new();
+    let mut rows = 0u64;
+    let mut parties = BTreeSet::new();
+    let mut orders = BTreeSet::new();
+    for record in report.records() {
+        rows += 1;
+        for field in &record {
+            digest.update(field.as_bytes());
+            digest.update([0x1f]);
+            if let Ok(o) = field.parse::<OrderId>() {
+                orders.insert(o);
+            } else if let Ok(party) = field.parse::<PartyId>() {
+                parties.insert(format!("party {party}"));
+            }
+        }
+        digest.update(b"\n");
+    }
+    let head = vec![
+        format!("report run {}", run.id),
+        format!("rows {rows}"),
+        format!("rows sha256 {}", hex::encode(digest.finalize())),
+    ];
+    let asked = vec![format!("{}.csv {}", req.kind.slug(), req.params())];
+    let parties: Vec<String> = parties.into_iter().collect();
+    let orders: Vec<OrderId> = orders.into_iter().collect();
+    let mut party_chunks = parties.chunks(MAX_OBJECTS - head.len());
+    let mut order_chunks = orders.chunks(MAX_ORDERS);
+    let mut first = true;
+    loop {
+        let (ps, os) = (party_chunks.next(), order_chunks.next());
+        if !first && ps.is_none() && os.is_none() {
+            return Ok(());
+        }
+        let mut objects = if first { head.clone() } else { Vec::new() };
+        objects.extend(ps.unwrap_or_default().iter().cloned());
+        let cmd = RecordAccess {
+            operation: "report".into(),
+            asked: asked.clone(),
+            objects,
+            orders: os.unwrap_or_default().to_vec(),
+            ..RecordAccess::default()
+        };
+        state.escrow.execute(p, None, &cmd).await?;
+        first = false;
     }
 }
 

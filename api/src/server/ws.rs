@@ -18,13 +18,14 @@ use futures_util::stream::BoxStream;
 use lvyue_domain::Escrow;
 use lvyue_domain::principal::Principal;
 
-use super::access::{operation_name, recorded, supervised};
+use super::access::{Withheld, label, recorded, supervised};
 use super::graphql::rate_limited;
 use super::rate_limit::RateKey;
 use super::{AppState, ClientAddr};
 use crate::auth::Authenticator;
 use crate::error::{self, ErrorCode};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::trail::{self, Trail};
 
 pub(super) async fn graphql_ws(
     State(state): State<AppState>,
@@ -148,10 +149,7 @@ impl Executor for Session {
             )]);
             return futures_util::stream::once(async move { refused }).boxed();
         }
-        let operation = request
-            .operation_name
-            .clone()
-            .or_else(|| operation_name(&request.query));
+        let operation = label(&request);
         let state = self.state.clone();
         // The registration may have changed since connection_init (a party suspended): every
         // operation is checked against it again, as every HTTP request is.
@@ -168,12 +166,22 @@ impl Executor for Session {
             let answers = Executor::execute_stream(&state.schema, request, session_data);
             match principal.filter(supervised) {
                 None => answers,
-                Some(p) => answers
-                    .then(move |r| {
-                        let (state, p, operation) = (state.clone(), p.clone(), operation.clone());
-                        async move { recorded(&state, &p, operation.as_deref(), r).await }
-                    })
-                    .boxed(),
+                Some(p) => {
+                    // Each answer (a subscription sends many) is recorded with what it carried.
+                    let trail = Trail::new();
+                    trail::within_stream(trail.clone(), answers)
+                        .then(move |r| {
+                            let (state, p, operation) =
+                                (state.clone(), p.clone(), operation.clone());
+                            let noted = trail.take();
+                            async move {
+                                recorded(&state, &p, operation.as_deref(), noted, r)
+                                    .await
+                                    .unwrap_or_else(Withheld::into_response)
+                            }
+                        })
+                        .boxed()
+                }
             }
         })
         .flatten()

@@ -19,6 +19,7 @@ use crate::graphql::enums::{
     GqlFlowDimension, GqlIndustry, GqlRefundStatus, GqlSnapshotFrequency, GqlVoucherStatus,
 };
 use crate::graphql::scalars::Decimal;
+use crate::graphql::trail;
 
 /// One page of a report's rows: positions `after + 1 ..` (0-based), at most `page.first`.
 fn rows_page<T: Clone, N: OutputType>(
@@ -75,6 +76,16 @@ pub struct FundFlowRow {
 
 impl From<FlowRow> for FundFlowRow {
     fn from(r: FlowRow) -> FundFlowRow {
+        let key = [
+            r.day.map(|d| d.to_string()),
+            r.merchant.map(|m| m.to_string()),
+            r.industry.map(|i| i.as_str().to_owned()),
+            r.city.as_ref().map(|c| c.as_str().to_owned()),
+        ];
+        trail::object(
+            "fund flows row",
+            key.into_iter().flatten().collect::<Vec<_>>().join(" "),
+        );
         FundFlowRow {
             day: r.day,
             merchant_id: r.merchant.map(gid),
@@ -187,6 +198,7 @@ pub struct MerchantBalanceRow {
 
 impl From<BalanceRow> for MerchantBalanceRow {
     fn from(r: BalanceRow) -> MerchantBalanceRow {
+        trail::object("balances row", format_args!("{} {}", r.merchant, r.scheme));
         MerchantBalanceRow {
             merchant_id: gid(r.merchant),
             merchant_name: r.merchant_name,
@@ -312,6 +324,10 @@ pub struct BalanceSnapshotRow {
 
 impl From<SnapshotRow> for BalanceSnapshotRow {
     fn from(r: SnapshotRow) -> BalanceSnapshotRow {
+        trail::object(
+            "snapshot row",
+            format_args!("{} {} {}", r.date, r.merchant, r.scheme),
+        );
         BalanceSnapshotRow {
             date: r.date,
             merchant_id: gid(r.merchant),
@@ -418,6 +434,7 @@ pub struct SchemeReleases {
 
 impl From<DSchemeReleases> for SchemeReleases {
     fn from(s: DSchemeReleases) -> SchemeReleases {
+        trail::object("releases of scheme", s.scheme);
         SchemeReleases {
             scheme_id: gid(s.scheme),
             code: s.code,
@@ -498,6 +515,7 @@ pub struct RefundSlaLineView {
 impl From<RefundSlaLine> for RefundSlaLineView {
     fn from(l: RefundSlaLine) -> RefundSlaLineView {
         let r = l.sla;
+        trail::order(r.order);
         RefundSlaLineView {
             // The id form `Refund.id` uses.
             refund_id: ID(format!("rfd_{}", r.refund)),
@@ -601,6 +619,10 @@ pub struct VoucherInventoryReportLine {
 
 impl From<InventoryLine> for VoucherInventoryReportLine {
     fn from(l: InventoryLine) -> VoucherInventoryReportLine {
+        trail::object(
+            "voucher inventory line",
+            format_args!("{} {} {}", l.scheme, l.project, l.status.as_str()),
+        );
         VoucherInventoryReportLine {
             scheme_id: gid(l.scheme),
             project_id: gid(l.project),

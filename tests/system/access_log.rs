@@ -1,0 +1,206 @@
+//! What a regulator's read leaves on the record does not depend on how the client words it:
+//! aliases, operation names, the fields selected, a refused probe, a search whose hits are
+//! read without ids, report rows and CSV downloads are all recorded from what the server read
+//! and produced.
+
+use serde_json::{Value, json};
+
+use lvyue_domain::testing::Backend;
+
+use crate::harness::{TestServer, first_code};
+use crate::world::{bank_do, driving_school, monday, paid_order, shenzhen_policy};
+
+/// The `access.read` events so far, oldest first, as the bank sees them.
+async fn reads(srv: &TestServer) -> Vec<Value> {
+    let all = bank_do(
+        srv,
+        "{ events(first: 200) { edges { node { type data } } } }",
+        json!({}),
+    )
+    .await;
+    all["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["type"] == "access.read")
+        .map(|e| e["node"]["data"].clone())
+        .collect()
+}
+
+/// The one record a read added.
+async fn added(srv: &TestServer, before: usize) -> Value {
+    let after = reads(srv).await;
+    assert_eq!(after.len(), before + 1, "{after:#?}");
+    after[before].clone()
+}
+
+/// How many `access.order_read` records the order's history holds.
+async fn order_reads(srv: &TestServer, order: &str) -> usize {
+    let ev = bank_do(
+        srv,
+        "query($o: ID!) { events(order: $o, first: 200) { edges { node { type } } } }",
+        json!({"o": order}),
+    )
+    .await;
+    ev["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["type"] == "access.order_read")
+        .count()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn what_is_recorded_is_what_was_read(backend: Backend) {
+    let Some((srv, _clock)) = TestServer::start_at(backend, monday()).await else {
+        return;
+    };
+    let w = driving_school(&srv, shenzhen_policy()).await;
+    let order = paid_order(&srv, &w, "500.00").await;
+    let reg = w.regulator_principal();
+
+    // An alias for the field and for the id, and a reassuring operation name.
+    let n = reads(&srv).await.len();
+    let r = TestServer::ok(
+        srv.gql(
+            Some(&reg),
+            "query RoutineHealthCheck($o: ID!) { health: order(id: $o) { ref: id status } }",
+            json!({"o": order}),
+        )
+        .await,
+    );
+    assert_eq!(r["health"]["ref"], order.as_str());
+    let rec = added(&srv, n).await;
+    assert_eq!(
+        strings(&rec["asked"]),
+        [format!("order(id: \"{order}\")")],
+        "{rec}"
+    );
+    assert_eq!(strings(&rec["orders"]), [order.clone()], "{rec}");
+    assert_eq!(rec["operation"], "RoutineHealthCheck");
+    assert_eq!(order_reads(&srv, &order).await, 1);
+
+    // No id selected at all: the orders listed are still on the record.
+    let n = reads(&srv).await.len();
+    TestServer::ok(
+        srv.gql(
+            Some(&reg),
+            "{ orders(first: 5) { edges { node { status } } } }",
+            json!({}),
+        )
+        .await,
+    );
+    let rec = added(&srv, n).await;
+    assert_eq!(strings(&rec["orders"]), [order.clone()], "{rec}");
+    assert_eq!(order_reads(&srv, &order).await, 2);
+
+    // A refused probe is recorded with what it asked and how it was answered.
+    let n = reads(&srv).await.len();
+    let probe = srv
+        .gql(
+            Some(&reg),
+            "{ order(id: \"ord_999999\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_code(&probe), "NOT_FOUND");
+    let rec = added(&srv, n).await;
+    assert_eq!(
+        strings(&rec["asked"]),
+        ["order(id: \"ord_999999\")"],
+        "{rec}"
+    );
+    assert_eq!(strings(&rec["refused"]), ["NOT_FOUND"], "{rec}");
+
+    // A search whose hits are read without ids: the hits are listed, the words only committed.
+    lvyue_api::indexer::catch_up(srv.running().state())
+        .await
+        .unwrap();
+    let n = reads(&srv).await.len();
+    let found = TestServer::ok(
+        srv.gql(
+            Some(&reg),
+            "{ search(query: \"驾驶培训\", first: 5) { totalCount edges { node { title } } } }",
+            json!({}),
+        )
+        .await,
+    );
+    assert!(
+        found["search"]["totalCount"].as_i64().unwrap() > 0,
+        "{found}"
+    );
+    let rec = added(&srv, n).await;
+    assert_eq!(
+        strings(&rec["asked"]),
+        ["search(query: \"…\", first: 5)"],
+        "{rec}"
+    );
+    assert!(
+        strings(&rec["objects"])
+            .iter()
+            .any(|o| o.starts_with("search hit ")),
+        "{rec}"
+    );
+    assert!(!rec.to_string().contains("驾驶培训"), "{rec}");
+    assert!(rec["commitments"]["asked_text"].is_string(), "{rec}");
+
+    // Report rows are listed by what they are, whatever the client selected of them.
+    let (from, to) = ("2026-03-01T00:00:00+08:00", "2026-04-01T00:00:00+08:00");
+    let n = reads(&srv).await.len();
+    TestServer::ok(
+        srv.gql(
+            Some(&reg),
+            "query($f: DateTime!, $t: DateTime!) { fundFlows(from: $f, to: $t, groupBy: [MERCHANT]) { rows(first: 10) { edges { node { collected } } } } }",
+            json!({"f": from, "t": to}),
+        )
+        .await,
+    );
+    let rec = added(&srv, n).await;
+    assert!(
+        strings(&rec["objects"])
+            .iter()
+            .any(|o| o == &format!("fund flows row {}", w.merchant)),
+        "{rec}"
+    );
+
+    // A CSV download is on the record with its rows before its first byte is sent.
+    let n = reads(&srv).await.len();
+    let resp = srv
+        .client
+        .get(srv.url(&format!(
+            "/reports/fund-flows.csv?from=2026-03-01&to=2026-04-01&groupBy=MERCHANT"
+        )))
+        .bearer_auth(srv.token(&reg))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains(&w.merchant), "{body}");
+    let rec = added(&srv, n).await;
+    assert_eq!(rec["operation"], "report");
+    let objects = strings(&rec["objects"]);
+    assert!(objects.iter().any(|o| o == "rows 1"), "{rec}");
+    assert!(
+        objects.iter().any(|o| o.starts_with("rows sha256 ")),
+        "{rec}"
+    );
+    assert!(objects.contains(&format!("party {}", w.merchant)), "{rec}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_recorded_is_what_was_read_sqlite() {
+    what_is_recorded_is_what_was_read(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_recorded_is_what_was_read_postgres() {
+    what_is_recorded_is_what_was_read(Backend::Postgres).await;
+}
