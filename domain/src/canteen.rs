@@ -6,8 +6,8 @@
 //! - **Refunds of unused meals** are ordinary refunds with the policy's deadline (15 working
 //!   days); [`crate::refund_sla`] is the view of how each was kept.
 //! - **Purchase payments** (商城采购模式): in a scheme whose policy has a `purchase` rule the
-//!   canteen never gets free cash — payouts of its payable are refused
-//!   ([`ensure_free_payout`]), and money leaves the payable only as a payment to a food
+//!   canteen never gets free cash — the release gate refuses payouts of its payable
+//!   ([`crate::gate::payout`]), and money leaves the payable only as a payment to a food
 //!   supplier, made by the bank once everyone the rule lists approved it.
 //!
 //! Who approves: the **school** is a REGULATOR party whose jurisdiction is its district and
@@ -52,23 +52,6 @@ async fn current_policy<C: ConnectionTrait>(
     let s = get_scheme(db, scheme).await?;
     let p = policy_at(db, s.id, s.current_version).await?;
     Ok((s, p))
-}
-
-/// Refuses a free payout (`RequestPayout`, `BatchPayout`) of a merchant's payable in a
-/// purchase-only scheme: there, money leaves the payable only as approved purchase payments.
-///
-/// # Errors
-/// `INVALID_STATE` in a purchase-only scheme; `NOT_FOUND` for an unknown scheme.
-pub async fn ensure_free_payout<C: ConnectionTrait>(db: &C, scheme: SchemeId) -> DomainResult<()> {
-    let (s, p) = current_policy(db, scheme).await?;
-    if p.purchase.is_some() {
-        return Err(DomainError::invalid_state(
-            format!("scheme {}", s.code),
-            "PURCHASE_ONLY",
-            "pay out a payable: money leaves it only as approved purchase payments to suppliers",
-        ));
-    }
-    Ok(())
 }
 
 /// The school assigned to a canteen's enrollment, if any.

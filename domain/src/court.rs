@@ -16,10 +16,11 @@ use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
+use crate::gate::{self, Outflow};
 use crate::ids::{HoldId, OrderId, PartyId};
 use crate::ledger::{
-    EntryKind, HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold, post,
-    release_hold, system, transfer,
+    EntryKind, HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold,
+    post_cleared, release_hold, system, transfer,
 };
 use crate::money::Money;
 use crate::order::get_order;
@@ -186,10 +187,11 @@ impl Command for CourtDeduct {
         let h = court_hold(tx, self.hold, court).await?;
         let after = consume_hold(tx, h.id, self.amount).await?;
         let court_account = system::court_account(tx, court).await?;
-        let entry = post(
+        let clearance = gate::clear(Outflow::CourtDeduction, h.order, h.account, self.amount)?;
+        let entry = post_cleared(
             tx,
+            clearance,
             EntryKind::Deduct,
-            h.order,
             &format!("deduction {}", h.case_no.clone().unwrap_or_default()),
             &transfer(h.account, court_account, self.amount),
         )

@@ -46,10 +46,12 @@ use crate::command::{Command, Tx};
 use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
+use crate::gate::{self, Outflow};
 use crate::identity::is_valid_card_number;
 use crate::ids::{AccountId, EntryId, HoldId, PartyId, SchemeId};
 use crate::ledger::{
-    AccountKind, EntryKind, NewAccount, get_account, open_account, post, system, transfer,
+    AccountKind, EntryKind, NewAccount, get_account, open_account, post, post_cleared, system,
+    transfer,
 };
 use crate::money::Money;
 use crate::party::{PartyKind, get_party_of};
@@ -439,12 +441,19 @@ impl Command for WithdrawDeposit {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<DepositAccountRecord> {
         let d = own_account(tx, self.account).await?;
         let card = system::external(tx, BOUND_CARDS).await?;
-        let entry = post(
-            tx,
-            EntryKind::Deposit,
+        let amount = self.amount.positive()?;
+        let clearance = gate::clear(
+            Outflow::DepositWithdrawal,
             None,
+            AccountId(d.account_id),
+            amount,
+        )?;
+        let entry = post_cleared(
+            tx,
+            clearance,
+            EntryKind::Deposit,
             "deposit withdrawn to the bound card",
-            &transfer(AccountId(d.account_id), card, self.amount.positive()?),
+            &transfer(AccountId(d.account_id), card, amount),
         )
         .await?;
         tx.emit(deposit_event(

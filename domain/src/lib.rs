@@ -24,6 +24,7 @@ mod enums;
 pub mod error;
 pub mod event;
 pub mod evidence;
+pub mod gate;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;

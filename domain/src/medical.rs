@@ -28,8 +28,9 @@ use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
+use crate::gate::{self, Outflow};
 use crate::ids::{EntryId, PartyId, ReceiptId, SchemeId};
-use crate::ledger::{EntryKind, Leg, post, system, transfer};
+use crate::ledger::{EntryKind, Leg, post, post_cleared, system, transfer};
 use crate::money::Money;
 use crate::order::Channel;
 use crate::party::{PartyKind, get_party_of};
@@ -357,10 +358,11 @@ impl Command for RefundPatientPayment {
         }
         let e = enrollment_of(tx.db(), self.institution, SchemeId(r.scheme_id)).await?;
         let outside = system::channel_external(tx, &r.channel).await?;
-        let entry = post(
+        let clearance = gate::clear(Outflow::MedicalRefund, None, e.payable_account, amount)?;
+        let entry = post_cleared(
             tx,
+            clearance,
             EntryKind::Refund,
-            None,
             &format!("medical refund of {} {}", r.channel, r.external_ref),
             &transfer(e.payable_account, outside, amount),
         )

@@ -15,11 +15,14 @@ use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
+use crate::gate::{self, Outflow};
 use crate::identity::is_valid_card_number;
 use crate::ids::{EntryId, PartyId, PayoutId, SchemeId};
-use crate::ledger::{EntryKind, Leg, MAX_LEGS_PER_ENTRY, get_account, post, system, transfer};
+use crate::ledger::{
+    EntryKind, Leg, MAX_LEGS_PER_ENTRY, get_account, post_cleared, system, transfer,
+};
 use crate::money::Money;
-use crate::party::{PartyKind, PartyStatus, get_party_of};
+use crate::party::{PartyKind, get_party_of};
 use crate::pii::mask_card;
 use crate::principal::Role;
 use crate::scheme::enrollment_of;
@@ -103,19 +106,20 @@ impl Command for RequestPayout {
         check_merchant_caller(tx, self.merchant)?;
         let amount = self.amount.positive()?;
         let m = get_party_of(tx.db(), self.merchant, PartyKind::Merchant).await?;
-        if matches!(m.status, PartyStatus::Blocked | PartyStatus::Closed) {
-            return Err(DomainError::invalid_state(
-                format!("merchant {}", m.name),
-                m.status.as_str(),
-                "be paid out",
-            ));
-        }
         let e = enrollment_of(tx.db(), m.id, self.scheme).await?;
-        crate::canteen::ensure_free_payout(tx.db(), self.scheme).await?;
-        let entry = post(
+        let clearance = gate::payout(
             tx,
+            Outflow::Payout,
+            &m,
+            self.scheme,
+            e.payable_account,
+            amount,
+        )
+        .await?;
+        let entry = post_cleared(
+            tx,
+            clearance,
             EntryKind::Payout,
-            None,
             &format!("payout to {}", m.name),
             &transfer(e.payable_account, e.settlement_account, amount),
         )
@@ -221,17 +225,18 @@ impl Command for BatchPayout {
             ));
         }
         let m = get_party_of(tx.db(), self.merchant, PartyKind::Merchant).await?;
-        if m.status != PartyStatus::Active {
-            return Err(DomainError::invalid_state(
-                format!("merchant {}", m.name),
-                m.status.as_str(),
-                "instruct payouts",
-            ));
-        }
         let e = enrollment_of(tx.db(), m.id, self.scheme).await?;
-        crate::canteen::ensure_free_payout(tx.db(), self.scheme).await?;
         crate::payroll::vet_batch(tx.db(), self.scheme, &self.items).await?;
         let total = Money::sum(self.items.iter().map(|i| i.amount))?;
+        let clearance = gate::payout(
+            tx,
+            Outflow::BatchPayout,
+            &m,
+            self.scheme,
+            e.payable_account,
+            total,
+        )
+        .await?;
         let outside = system::external(tx, "PAYROLL").await?;
         let mut legs = vec![Leg {
             account: e.payable_account,
@@ -241,10 +246,10 @@ impl Command for BatchPayout {
             account: outside,
             amount_fen: i.amount.fen(),
         }));
-        let entry = post(
+        let entry = post_cleared(
             tx,
+            clearance,
             EntryKind::Payout,
-            None,
             &format!("batch {batch_ref} of {}", m.name),
             &legs,
         )

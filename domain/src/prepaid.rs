@@ -16,11 +16,12 @@
 
 mod closing;
 
+pub use crate::scheme::EnrollmentStatus;
+pub(crate) use closing::continue_closing_down;
 pub use closing::{
-    ClosingDownOutcome, DeferralReason, DeferredCard, EnrollmentStatus,
-    MAX_CARDS_PER_CLOSING_BATCH, StartClosingDown, closing_down_status,
+    ClosingDownOutcome, DeferralReason, DeferredCard, MAX_CARDS_PER_CLOSING_BATCH,
+    StartClosingDown, closing_down_status,
 };
-pub(crate) use closing::{continue_closing_down, ensure_not_closing_down};
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -37,7 +38,7 @@ use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
 use crate::ids::{CardUsageId, EntryId, OrderId, PartyId};
-use crate::ledger::{EntryKind, post, transfer};
+use crate::ledger::{EntryKind, post_cleared, transfer};
 use crate::money::Money;
 use crate::order::{MilestoneStatus, OrderRecord, OrderStatus, get_order, milestones_of};
 use crate::party::{PartyKind, PartyRecord, get_party, get_party_of};
@@ -244,12 +245,13 @@ impl Command for RecordUsage {
                 order.order_no
             )));
         }
-        crate::order::release::check_gates(tx, &order, &policy, amount).await?;
+        let clearance =
+            crate::gate::release(tx, crate::gate::Outflow::Usage, &order, &policy, amount).await?;
         let enrollment = enrollment_of(tx.db(), order.merchant, order.scheme).await?;
-        let entry = post(
+        let entry = post_cleared(
             tx,
+            clearance,
             EntryKind::Release,
-            Some(order.id),
             &format!("{} used {reference}", order.order_no),
             &transfer(order.escrow_account, enrollment.payable_account, amount),
         )

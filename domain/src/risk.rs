@@ -503,7 +503,7 @@ async fn ahead_of_delivery(
         if rule.confirm_by.is_empty() {
             continue;
         }
-        if !crate::order::release::confirmations_complete(tx.db(), m.id, &rule.confirm_by).await? {
+        if !crate::gate::confirmations_complete(tx.db(), m.id, &rule.confirm_by).await? {
             let a = NewAlert::new(
                 AlertKind::ReleaseAheadOfDelivery,
                 Severity::Warning,

@@ -300,6 +300,42 @@ pub async fn enrollment_of<C: ConnectionTrait>(
         .ok_or_else(|| DomainError::not_found("enrollment", format!("{merchant} in {scheme}")))
 }
 
+string_enum!(
+    /// A merchant's standing in one scheme (its enrollment).
+    EnrollmentStatus {
+        Active = "ACTIVE",
+        /// Closing down: no releases, no new orders or payments; its cards are refunded.
+        ClosingDown = "CLOSING_DOWN",
+    }
+);
+
+/// The gate of releases, new orders and payments: refused once the merchant is closing down in
+/// the scheme.
+///
+/// # Errors
+/// `INVALID_STATE` when closing down; `NOT_FOUND` when not enrolled.
+pub(crate) async fn ensure_not_closing_down<C: ConnectionTrait>(
+    db: &C,
+    merchant: PartyId,
+    scheme: SchemeId,
+    action: &'static str,
+) -> DomainResult<()> {
+    let e = enrollment::Entity::find()
+        .filter(enrollment::Column::MerchantId.eq(merchant.0))
+        .filter(enrollment::Column::SchemeId.eq(scheme.0))
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("enrollment", format!("{merchant} in {scheme}")))?;
+    if e.status == EnrollmentStatus::ClosingDown.as_str() {
+        return Err(DomainError::invalid_state(
+            format!("merchant {merchant} in scheme {scheme}"),
+            EnrollmentStatus::ClosingDown.as_str(),
+            action,
+        ));
+    }
+    Ok(())
+}
+
 /// All schemes a merchant is enrolled in.
 ///
 /// # Errors

@@ -18,8 +18,9 @@ use crate::command::{Command, Tx};
 use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
+use crate::gate::{self, Outflow};
 use crate::ids::{EntryId, PartyId, PurchaseId, SchemeId};
-use crate::ledger::{EntryKind, get_account, post, system, transfer};
+use crate::ledger::{EntryKind, get_account, post_cleared, system, transfer};
 use crate::money::Money;
 use crate::party::{PartyKind, PartyRecord, PartyStatus, get_party_of};
 use crate::policy::{PurchaseApprover, PurchaseRule};
@@ -520,10 +521,11 @@ async fn pay(tx: &mut Tx<'_>, p: &PurchaseRecord) -> DomainResult<()> {
     can_pay(&m)?;
     let e = enrollment_of(tx.db(), p.merchant, p.scheme).await?;
     let suppliers = system::external(tx, "SUPPLIERS").await?;
-    let entry = post(
+    let clearance = gate::clear(Outflow::PurchasePayment, None, e.payable_account, p.amount)?;
+    let entry = post_cleared(
         tx,
+        clearance,
         EntryKind::Payout,
-        None,
         &format!(
             "purchase {} to {} ({})",
             p.id, p.supplier_name, p.invoice_ref

@@ -443,7 +443,17 @@ db_test!(
             .await
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::Validation, "{err}");
-        ensure_free_payout(&db.db, plain.id).await.unwrap();
+        // The gate lets the plain scheme's payable be paid out: refused here only for want of
+        // money, not as PURCHASE_ONLY.
+        let err = w
+            .run(RequestPayout {
+                merchant: canteen.id,
+                scheme: plain.id,
+                amount: m("0.01"),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InsufficientFunds, "{err}");
         clean(&db).await;
     }
 );

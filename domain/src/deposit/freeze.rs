@@ -15,9 +15,10 @@ use super::{
 };
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
+use crate::gate::{self, Outflow};
 use crate::ids::{AccountId, EntryId, HoldId, PartyId, SchemeId};
 use crate::ledger::{
-    EntryKind, HoldKind, HoldStatus, NewHold, consume_hold, get_hold, place_hold, post,
+    EntryKind, HoldKind, HoldStatus, NewHold, consume_hold, get_hold, place_hold, post_cleared,
     release_hold, transfer,
 };
 use crate::money::Money;
@@ -215,10 +216,16 @@ async fn pay_beneficiary(
     let enrollment = enrollment_of(tx.db(), beneficiary.id, SchemeId(f.scheme_id)).await?;
     let hold = get_hold(tx.db(), HoldId(f.hold_id)).await?;
     consume_hold(tx, hold.id, hold.remaining).await?;
-    let entry = post(
-        tx,
-        EntryKind::Deposit,
+    let clearance = gate::clear(
+        Outflow::DepositConversion,
         None,
+        AccountId(f.account_id),
+        hold.remaining,
+    )?;
+    let entry = post_cleared(
+        tx,
+        clearance,
+        EntryKind::Deposit,
         memo,
         &transfer(
             AccountId(f.account_id),

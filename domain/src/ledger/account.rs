@@ -51,6 +51,19 @@ impl AccountKind {
     pub fn allows_negative(self) -> bool {
         matches!(self, AccountKind::External | AccountKind::Advance)
     }
+
+    /// Money the bank holds for someone under supervision: it leaves only through the gate
+    /// ([`crate::gate`]), never by a plain posting.
+    pub fn is_supervised(self) -> bool {
+        matches!(
+            self,
+            AccountKind::Escrow
+                | AccountKind::Payable
+                | AccountKind::Deposit
+                | AccountKind::Voucher
+                | AccountKind::Refundable
+        )
+    }
 }
 
 string_enum!(

@@ -9,9 +9,11 @@ use super::{
     AccountRecord, EntryKind, EntryRecord, HoldRecord, HoldStatus, Leg, NewAccount, NewHold,
 };
 use crate::command::{Command, Tx};
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
+use crate::ids::AccountId;
 use crate::ids::HoldId;
+use crate::money::Money;
 use crate::principal::Role;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,7 +55,22 @@ impl Command for PostEntry {
 
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<EntryRecord> {
         tx.principal.require_role(&[Role::Bank])?;
-        let entry = super::post(tx, self.kind, None, &self.memo, &self.legs).await?;
+        // What the entry takes from each account: a debit of supervised money is an outflow
+        // and goes through the gate as an adjustment.
+        let mut taken: Vec<(AccountId, Money)> = Vec::new();
+        for leg in self.legs.iter().filter(|l| l.amount_fen < 0) {
+            let fen = leg.amount_fen.checked_neg().ok_or_else(|| {
+                DomainError::invalid("postings", "every posting must be within range")
+            })?;
+            taken.push((leg.account, Money::from_fen(fen)?));
+        }
+        let entry = if taken.is_empty() || self.kind != EntryKind::Adjustment {
+            // Anything but an adjustment refuses a supervised debit in the ledger.
+            super::post(tx, self.kind, None, &self.memo, &self.legs).await?
+        } else {
+            let clearance = crate::gate::adjustment(tx, &taken)?;
+            super::post_cleared(tx, clearance, self.kind, &self.memo, &self.legs).await?
+        };
         tx.emit(NewEvent::new(
             "ledger.entry_posted",
             json!({ "entry_id": entry.id, "kind": entry.kind, "memo": entry.memo, "legs": entry.legs.iter().map(|l| json!({"account_id": l.account, "amount_fen": l.amount_fen})).collect::<Vec<_>>() }),

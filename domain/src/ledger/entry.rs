@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use lvyue_entity::{account, journal_entry, posting};
 
-use super::account::{AccountStatus, get_account};
+use super::account::{AccountKind, AccountStatus, get_account};
 use crate::command::Tx;
 use crate::enums::string_enum;
 use crate::error::DomainError;
+use crate::gate::{Clearance, Outflow};
 use crate::ids::{AccountId, EntryId, OrderId};
 use crate::money::{MAX_FEN, Money};
 
@@ -79,19 +80,71 @@ pub struct EntryRecord {
     pub legs: Vec<Leg>,
 }
 
-/// Posts an entry: checks that its legs sum to zero, then applies them account by account in
-/// ascending id order, each balance check inside its own conditional update.
+/// Posts an entry that takes nothing from a supervised account (money coming in, settling
+/// from clearing, moving between the bank's own accounts): checks that its legs sum to zero,
+/// then applies them account by account in ascending id order, each balance check inside its
+/// own conditional update.
 ///
 /// # Errors
 /// `VALIDATION` for an unbalanced or malformed entry; `NOT_FOUND` for an unknown account;
 /// `INVALID_STATE` for a closed account; `INSUFFICIENT_FUNDS` when a debit would take an
-/// account below its holds (or below zero).
+/// account below its holds (or below zero); `INTERNAL` (an invariant) when the entry would
+/// take money from a supervised account: that is an outflow, posted only with the gate's
+/// clearance ([`post_cleared`]).
 pub async fn post(
     tx: &Tx<'_>,
     kind: EntryKind,
     order: Option<OrderId>,
     memo: &str,
     legs: &[Leg],
+) -> Result<EntryRecord, DomainError> {
+    post_entry(tx, kind, order, memo, legs, None).await
+}
+
+/// Posts an outflow the gate cleared ([`crate::gate`]): as [`post`], and every supervised
+/// account the entry takes money from must be covered by the clearance, for at most what it
+/// allows. The entry belongs to the clearance's order.
+///
+/// # Errors
+/// As [`post`]; `INTERNAL` (an invariant) when the entry's kind is not one the outflow posts,
+/// or it takes from a supervised account more than the clearance allows.
+pub async fn post_cleared(
+    tx: &Tx<'_>,
+    clearance: Clearance,
+    kind: EntryKind,
+    memo: &str,
+    legs: &[Leg],
+) -> Result<EntryRecord, DomainError> {
+    if !posts_as(clearance.outflow()).contains(&kind) {
+        return Err(DomainError::Invariant(format!(
+            "a {} outflow does not post {kind} entries",
+            clearance.outflow()
+        )));
+    }
+    post_entry(tx, kind, clearance.order(), memo, legs, Some(&clearance)).await
+}
+
+/// The entry kinds each outflow posts.
+pub fn posts_as(outflow: Outflow) -> &'static [EntryKind] {
+    match outflow {
+        Outflow::Release | Outflow::Usage => &[EntryKind::Release],
+        Outflow::Refund | Outflow::MedicalRefund => &[EntryKind::Refund],
+        Outflow::Payout | Outflow::BatchPayout | Outflow::PurchasePayment => &[EntryKind::Payout],
+        Outflow::DepositWithdrawal | Outflow::DepositConversion => &[EntryKind::Deposit],
+        Outflow::VoucherTransfer | Outflow::VoucherRedemption => &[EntryKind::Transfer],
+        Outflow::VoucherExpiry => &[EntryKind::Transfer, EntryKind::Payout],
+        Outflow::CourtDeduction => &[EntryKind::Deduct],
+        Outflow::Adjustment => &[EntryKind::Adjustment],
+    }
+}
+
+async fn post_entry(
+    tx: &Tx<'_>,
+    kind: EntryKind,
+    order: Option<OrderId>,
+    memo: &str,
+    legs: &[Leg],
+    clearance: Option<&Clearance>,
 ) -> Result<EntryRecord, DomainError> {
     validate(legs)?;
     let mut net: BTreeMap<AccountId, i64> = BTreeMap::new();
@@ -112,7 +165,24 @@ pub async fn post(
     // Ascending id order (BTreeMap) is the fixed lock order that keeps writers from deadlocking.
     let mut after: BTreeMap<AccountId, i64> = BTreeMap::new();
     for (&account_id, &delta) in &net {
-        let balance = apply(tx, account_id, delta).await?;
+        let (balance, account_kind) = apply(tx, account_id, delta).await?;
+        if delta < 0 && account_kind.is_supervised() {
+            let allowed = clearance.map_or(0, |c| c.allowance(account_id));
+            if -delta > allowed {
+                // Only a bug can get here: every outflow path asks the gate first.
+                return Err(DomainError::Invariant(format!(
+                    "{kind} entry takes {} fen from {account_kind} account {account_id}, {}",
+                    -delta,
+                    match clearance {
+                        None => "which only a cleared outflow may do".to_owned(),
+                        Some(c) => format!(
+                            "more than its {} clearance allows ({allowed} fen)",
+                            c.outflow()
+                        ),
+                    }
+                )));
+            }
+        }
         // Balance before this entry; the postings below replay the legs from it.
         after.insert(account_id, balance - delta);
     }
@@ -174,8 +244,9 @@ fn validate(legs: &[Leg]) -> Result<(), DomainError> {
 }
 
 /// Adds `delta` to one account's balance, refusing — inside the same UPDATE — to take an
-/// account that may not go negative below its holds. Returns the new balance.
-async fn apply(tx: &Tx<'_>, id: AccountId, delta: i64) -> Result<i64, DomainError> {
+/// account that may not go negative below its holds. Returns the new balance and the account's
+/// kind.
+async fn apply(tx: &Tx<'_>, id: AccountId, delta: i64) -> Result<(i64, AccountKind), DomainError> {
     let balance = Expr::col(account::Column::BalanceFen);
     let updated = account::Entity::update_many()
         .col_expr(account::Column::BalanceFen, balance.clone().add(delta))
@@ -194,7 +265,10 @@ async fn apply(tx: &Tx<'_>, id: AccountId, delta: i64) -> Result<i64, DomainErro
         .exec_with_returning(tx.db())
         .await?;
     if let Some(row) = updated.first() {
-        return Ok(row.balance_fen);
+        let kind: AccountKind = row.kind.parse().map_err(|_| {
+            DomainError::Invariant(format!("account {id} has an unknown kind {:?}", row.kind))
+        })?;
+        return Ok((row.balance_fen, kind));
     }
     // Refused: say why, from the row as it is now (still inside our transaction).
     let acc = get_account(tx.db(), id).await?;

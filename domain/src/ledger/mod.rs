@@ -8,6 +8,10 @@
 //! (`… WHERE balance + Δ >= held`), never check-then-write. Holds reduce the available balance
 //! without moving money.
 //!
+//! Money leaves a supervised account (escrow, payable, deposit, voucher, refundable) only by
+//! [`post_cleared`], with the clearance the release gate ([`crate::gate`]) gives an outflow
+//! that passed its checks; [`post`] refuses such a debit.
+//!
 //! Invariants, checked by [`crate::audit`]:
 //! - the postings of every entry, and of the whole ledger, sum to zero;
 //! - no account that may not go negative holds less than its holds (`balance ≥ held ≥ 0`);
@@ -26,7 +30,9 @@ pub use account::{
     AccountKind, AccountRecord, AccountStatus, NewAccount, get_account, open_account,
 };
 pub use balance::{Balance, balance, balance_after_entry, balance_at_time, balances_of};
-pub use entry::{EntryKind, EntryRecord, Leg, MAX_LEGS_PER_ENTRY, post, transfer};
+pub use entry::{
+    EntryKind, EntryRecord, Leg, MAX_LEGS_PER_ENTRY, post, post_cleared, posts_as, transfer,
+};
 pub use hold::{
     HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold, release_hold,
 };

@@ -44,7 +44,8 @@ async fn move_money(
             &bank(),
             None,
             &PostEntry {
-                kind: EntryKind::Transfer,
+                // A manual entry taking supervised money is an adjustment (cleared as one).
+                kind: EntryKind::Adjustment,
                 memo: "test".into(),
                 legs: transfer(from, to, amount).to_vec(),
             },
@@ -289,7 +290,7 @@ db_test!(
         let (world, esc) = funded_escrow(&escrow, "100.00").await;
         let key = IdempotencyKey::new("payout-2026-0001").unwrap();
         let cmd = PostEntry {
-            kind: EntryKind::Payout,
+            kind: EntryKind::Adjustment,
             memo: "payout".into(),
             legs: transfer(esc, world, m("30.00")).to_vec(),
         };
@@ -302,7 +303,7 @@ db_test!(
             "the replay moved no money"
         );
         let other = PostEntry {
-            kind: EntryKind::Payout,
+            kind: EntryKind::Adjustment,
             memo: "payout".into(),
             legs: transfer(esc, world, m("31.00")).to_vec(),
         };
@@ -323,7 +324,7 @@ db_test!(
         // A failed command does not use up its key.
         let big = IdempotencyKey::new("payout-2026-0002").unwrap();
         let too_much = PostEntry {
-            kind: EntryKind::Payout,
+            kind: EntryKind::Adjustment,
             memo: String::new(),
             legs: transfer(esc, world, m("41.00")).to_vec(),
         };
@@ -336,7 +337,7 @@ db_test!(
             ErrorCode::InsufficientFunds
         );
         let fits = PostEntry {
-            kind: EntryKind::Payout,
+            kind: EntryKind::Adjustment,
             memo: String::new(),
             legs: transfer(esc, world, m("40.00")).to_vec(),
         };
@@ -351,7 +352,7 @@ db_test!(
         let (world, esc) = funded_escrow(&escrow, "100.00").await;
         let key = IdempotencyKey::new("dup").unwrap();
         let cmd = Arc::new(PostEntry {
-            kind: EntryKind::Payout,
+            kind: EntryKind::Adjustment,
             memo: String::new(),
             legs: transfer(esc, world, m("10.00")).to_vec(),
         });

@@ -156,7 +156,7 @@ impl Command for Collect {
                 "collect payments",
             ));
         }
-        crate::prepaid::ensure_not_closing_down(
+        crate::scheme::ensure_not_closing_down(
             tx.db(),
             order.merchant,
             order.scheme,

@@ -69,7 +69,7 @@ impl Command for OpenOrder {
         }
         let payer = get_party_of(tx.db(), self.payer, PartyKind::Payer).await?;
         let enrollment = enrollment_of(tx.db(), merchant.id, scheme.id).await?;
-        crate::prepaid::ensure_not_closing_down(tx.db(), merchant.id, scheme.id, "take new orders")
+        crate::scheme::ensure_not_closing_down(tx.db(), merchant.id, scheme.id, "take new orders")
             .await?;
         let policy = policy_at(tx.db(), scheme.id, scheme.current_version).await?;
         match (&policy.split, &self.split) {

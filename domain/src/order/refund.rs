@@ -26,8 +26,9 @@ use crate::command::{Command, Tx};
 use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
+use crate::gate::{self, Outflow};
 use crate::ids::{EntryId, OrderId};
-use crate::ledger::{EntryKind, Leg, post, system};
+use crate::ledger::{EntryKind, Leg, post_cleared, system};
 use crate::money::Money;
 use crate::principal::Role;
 use crate::scheduler::{self, JobKind};
@@ -470,7 +471,7 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
         )));
     }
     let memo = format!("refund {} of {}", r.id, order.order_no);
-    let entry = post_refund(tx, &order, &memo, &legs, &per_payment).await?;
+    let entry = post_refund(tx, &order, s.remaining, &memo, &legs, &per_payment).await?;
     escrow_order::ActiveModel {
         id: Set(order.id.0),
         refunded_fen: Set(order.refunded.checked_add(to_payer)?.fen()),
@@ -565,15 +566,23 @@ async fn route_to_payer(
     Ok(per_payment)
 }
 
-/// Posts a refund's entry and records what each channel payment gave back.
+/// Posts a refund's entry, taking `from_escrow` from the order's escrow, and records what each
+/// channel payment gave back.
 async fn post_refund(
     tx: &mut Tx<'_>,
     order: &OrderRecord,
+    from_escrow: Money,
     memo: &str,
     legs: &[Leg],
     per_payment: &[(PaymentRecord, Money)],
 ) -> DomainResult<crate::ledger::EntryRecord> {
-    let entry = post(tx, EntryKind::Refund, Some(order.id), memo, legs).await?;
+    let clearance = gate::clear(
+        Outflow::Refund,
+        Some(order.id),
+        order.escrow_account,
+        from_escrow,
+    )?;
+    let entry = post_cleared(tx, clearance, EntryKind::Refund, memo, legs).await?;
     mark_refunded(tx, per_payment).await?;
     Ok(entry)
 }
@@ -644,7 +653,7 @@ async fn execute_part(
     }];
     let per_payment = route_to_payer(tx, order, amount, &mut legs).await?;
     let memo = format!("partial refund {} of {}", r.id, order.order_no);
-    let entry = post_refund(tx, order, &memo, &legs, &per_payment).await?;
+    let entry = post_refund(tx, order, amount, &memo, &legs, &per_payment).await?;
     escrow_order::ActiveModel {
         id: Set(order.id.0),
         refunded_fen: Set(order.refunded.checked_add(amount)?.fen()),

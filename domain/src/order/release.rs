@@ -2,29 +2,24 @@
 //! confirmations are present (or its time has come), the custody rule still holds after it, the
 //! caps allow it, no freeze holds the money, and the merchant is in good standing.
 
-use chrono::Datelike;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use lvyue_entity::{confirmation, escrow_order, journal_entry, milestone, posting};
+use lvyue_entity::{escrow_order, milestone};
 
 use super::{MilestoneRecord, MilestoneStatus, OrderRecord, OrderStatus, get_order, milestones_of};
-use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
-use crate::ids::{EntryId, MilestoneId, OrderId, PartyId, SchemeId};
-use crate::ledger::{EntryKind, Leg, get_account, post, transfer};
+use crate::gate::{self, Outflow};
+use crate::ids::{EntryId, MilestoneId, OrderId};
+use crate::ledger::{EntryKind, Leg, post_cleared, transfer};
 use crate::money::Money;
-use crate::party::{PartyKind, PartyRecord, PartyStatus, get_party_of};
-use crate::policy::{Confirmer, Policy};
+use crate::policy::Policy;
 use crate::principal::Role;
 use crate::scheduler::{self, JobKind};
-use crate::scheme::{SchemeStatus, enrollment_of, get_scheme, policy_at};
+use crate::scheme::{enrollment_of, policy_at};
 
 /// One released tranche.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +75,7 @@ async fn next_releasable(
     })?;
     let by_time = next.due_at.is_some_and(|d| d <= tx.now);
     let confirmed = !rule.confirm_by.is_empty()
-        && confirmations_complete(tx.db(), next.id, &rule.confirm_by).await?;
+        && gate::confirmations_complete(tx.db(), next.id, &rule.confirm_by).await?;
     if by_time || confirmed {
         return Ok(Some(next));
     }
@@ -91,174 +86,13 @@ async fn next_releasable(
     ))
 }
 
-/// True when each required confirmer's latest word on the milestone is an approval.
-pub(crate) async fn confirmations_complete<C: ConnectionTrait>(
-    db: &C,
-    m: MilestoneId,
-    needed: &[Confirmer],
-) -> DomainResult<bool> {
-    use sea_orm::QueryOrder;
-    let rows = confirmation::Entity::find()
-        .filter(confirmation::Column::MilestoneId.eq(m.0))
-        .order_by_asc(confirmation::Column::Id)
-        .all(db)
-        .await?;
-    Ok(needed.iter().all(|c| {
-        let key = c.key();
-        rows.iter()
-            .rev()
-            .find(|r| r.confirmer == key)
-            .is_some_and(|r| r.approved)
-    }))
-}
-
-/// Every gate a release must pass besides confirmation (also the gates of a prepaid card's
-/// usage, [`crate::prepaid::RecordUsage`]).
-pub(crate) async fn check_gates(
-    tx: &Tx<'_>,
-    order: &OrderRecord,
-    policy: &Policy,
-    amount: Money,
-) -> DomainResult<()> {
-    let merchant = check_recipient(tx, order.merchant, order.scheme).await?;
-    if policy.split.is_some() && order.split.is_none() {
-        // Opened before split terms were fixed at opening: releasing would pay the platform
-        // the sub-merchants' money. Such an order is refunded or settled by the bank.
-        return Err(DomainError::invalid_state(
-            format!("order {}", order.order_no),
-            "WITHOUT_SPLIT_TERMS",
-            "release to a platform that must split it",
-        ));
-    }
-    // A platform order pays its sub-merchants directly: each must be fit to receive money.
-    if let Some(terms) = &order.split {
-        for share in &terms.shares {
-            check_recipient(tx, share.merchant, order.scheme).await?;
-        }
-    }
-    let scheme = get_scheme(tx.db(), order.scheme).await?;
-    if scheme.status != SchemeStatus::Active {
-        return Err(DomainError::invalid_state(
-            format!("scheme {}", scheme.code),
-            scheme.status.as_str(),
-            "release",
-        ));
-    }
-    if let Some(cap) = policy.caps.per_release
-        && amount > cap
-    {
-        return Err(DomainError::LimitExceeded(format!(
-            "a release of {amount} is over the per-release cap of {cap}"
-        )));
-    }
-    let enrollment = enrollment_of(tx.db(), order.merchant, order.scheme).await?;
-    if let Some(cap) = policy.caps.monthly {
-        let released = released_this_month(tx, enrollment.payable_account.0).await?;
-        if released.checked_add(amount)? > cap {
-            return Err(DomainError::LimitExceeded(format!(
-                "releases this month would reach {} over the monthly cap of {cap}",
-                released.checked_add(amount)?
-            )));
-        }
-    }
-    let escrow = get_account(tx.db(), order.escrow_account).await?;
-    if escrow.available_fen() < amount.fen() {
-        let available = Money::from_fen(escrow.available_fen().max(0))?;
-        return Err(DomainError::InsufficientFunds {
-            account: escrow.number,
-            available,
-            requested: amount,
-        });
-    }
-    if let Some(rule) = &policy.custody {
-        let grade = crate::risk::latest_grade(tx.db(), merchant.id).await?;
-        let before = crate::custody::status(
-            tx.db(),
-            rule,
-            enrollment.group_account,
-            &merchant,
-            grade.as_deref(),
-            tx.now,
-        )
-        .await?;
-        let after = before.actual.saturating_sub(amount);
-        // With the reference being today's balance the requirement falls with the release too.
-        let required_after = match rule.reference {
-            crate::policy::CustodyReference::OutstandingPrepaid => after.share_ceil(before.ratio),
-            crate::policy::CustodyReference::PreviousQuarterPrepaid => before.required,
-        };
-        if after < required_after {
-            return Err(DomainError::CustodyBreach {
-                required: required_after,
-                remaining: after,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// A merchant that is to receive released money: active, not on the dishonest-debtor list,
-/// enrolled in the scheme and not closing down there.
-async fn check_recipient(
-    tx: &Tx<'_>,
-    merchant: PartyId,
-    scheme: SchemeId,
-) -> DomainResult<PartyRecord> {
-    let merchant = get_party_of(tx.db(), merchant, PartyKind::Merchant).await?;
-    if merchant.status != PartyStatus::Active {
-        return Err(DomainError::invalid_state(
-            format!("merchant {}", merchant.name),
-            merchant.status.as_str(),
-            "receive releases",
-        ));
-    }
-    if let Some(uscc) = &merchant.uscc
-        && crate::screening::is_dishonest(tx.db(), uscc).await?
-    {
-        return Err(DomainError::invalid_state(
-            format!("merchant {}", merchant.name),
-            "ON_DISHONEST_DEBTOR_LIST",
-            "receive releases",
-        ));
-    }
-    enrollment_of(tx.db(), merchant.id, scheme).await?;
-    crate::prepaid::ensure_not_closing_down(tx.db(), merchant.id, scheme, "receive releases")
-        .await?;
-    Ok(merchant)
-}
-
-/// Sum released into a payable account since the start of this month (China time).
-async fn released_this_month(tx: &Tx<'_>, payable: i64) -> DomainResult<Money> {
-    let today = tx.now.china_date();
-    let start = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
-    let since = Timestamp::china_midnight(start);
-    // A subquery: a month of every merchant's releases is more ids than a query may bind.
-    let this_months_releases = sea_orm::sea_query::Query::select()
-        .column(journal_entry::Column::Id)
-        .from(journal_entry::Entity)
-        .and_where(journal_entry::Column::Kind.eq(EntryKind::Release.as_str()))
-        .and_where(journal_entry::Column::CreatedAtUs.gte(since.0))
-        .to_owned();
-    let amounts: Vec<i64> = posting::Entity::find()
-        .select_only()
-        .column(posting::Column::AmountFen)
-        .filter(posting::Column::AccountId.eq(payable))
-        .filter(posting::Column::EntryId.in_subquery(this_months_releases))
-        .into_tuple()
-        .all(tx.db())
-        .await?;
-    Ok(Money::from_fen(
-        amounts.into_iter().filter(|a| *a > 0).sum(),
-    )?)
-}
-
 async fn release_one(
     tx: &mut Tx<'_>,
     order: &OrderRecord,
     m: &MilestoneRecord,
     policy: &Policy,
 ) -> DomainResult<ReleasedTranche> {
-    check_gates(tx, order, policy, m.amount).await?;
+    let clearance = gate::release(tx, Outflow::Release, order, policy, m.amount).await?;
     let enrollment = enrollment_of(tx.db(), order.merchant, order.scheme).await?;
     let memo = format!("{} milestone {} {}", order.order_no, m.index + 1, m.name);
     let (legs, split) = match &order.split {
@@ -291,7 +125,7 @@ async fn release_one(
             (legs, Some(parts))
         }
     };
-    let entry = post(tx, EntryKind::Release, Some(order.id), &memo, &legs).await?;
+    let entry = post_cleared(tx, clearance, EntryKind::Release, &memo, &legs).await?;
     milestone::ActiveModel {
         id: Set(m.id.0),
         status: Set(MilestoneStatus::Released.as_str().to_owned()),
@@ -508,7 +342,8 @@ impl Command for ReleaseMilestone {
                 "release",
             ));
         };
-        check_gates(tx, &order, &policy, next.amount).await?;
+        // Say why now, before anything moves; the release itself asks the gate again.
+        drop(gate::release(tx, Outflow::Release, &order, &policy, next.amount).await?);
         let released = release_ready(tx, order.id).await?;
         Ok(ReleaseOutcome {
             released,

@@ -36,21 +36,12 @@ use crate::order::refund::{self as refunds, RefundStatus};
 use crate::order::{MilestoneStatus, OrderStatus, PaymentStatus, get_order, milestones_of};
 use crate::principal::Role;
 use crate::scheduler::{self, JobKind};
-use crate::scheme::get_scheme;
+use crate::scheme::{EnrollmentStatus, get_scheme};
 
 /// Cards refunded (or closed) in one transaction. Each writes at most two events (a refund
 /// request or a dropped deduction, and the refund): 600 with the batch's own few, well inside
 /// the per-transaction limit.
 pub const MAX_CARDS_PER_CLOSING_BATCH: usize = 300;
-
-string_enum!(
-    /// A merchant's standing in one scheme (its enrollment).
-    EnrollmentStatus {
-        Active = "ACTIVE",
-        /// Closing down: no releases, no new orders or payments; its cards are refunded.
-        ClosingDown = "CLOSING_DOWN",
-    }
-);
 
 string_enum!(
     /// Why a card's refund waits.
@@ -110,28 +101,6 @@ pub async fn closing_down_status<C: ConnectionTrait>(
     scheme: SchemeId,
 ) -> DomainResult<EnrollmentStatus> {
     enrollment_row(db, merchant, scheme).await?.status.parse()
-}
-
-/// The gate of releases, new orders and payments: refused once the merchant is closing down in
-/// the scheme.
-///
-/// # Errors
-/// `INVALID_STATE` when closing down; `NOT_FOUND` when not enrolled.
-pub(crate) async fn ensure_not_closing_down<C: ConnectionTrait>(
-    db: &C,
-    merchant: PartyId,
-    scheme: SchemeId,
-    action: &'static str,
-) -> DomainResult<()> {
-    let e = enrollment_row(db, merchant, scheme).await?;
-    if e.status == EnrollmentStatus::ClosingDown.as_str() {
-        return Err(DomainError::invalid_state(
-            format!("merchant {merchant} in scheme {scheme}"),
-            EnrollmentStatus::ClosingDown.as_str(),
-            action,
-        ));
-    }
-    Ok(())
 }
 
 /// Puts a merchant into closing-down mode in a scheme and refunds every open card balance (the

@@ -11,8 +11,9 @@ use super::{
 use crate::alert::{AlertKind, NewAlert, Severity};
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
+use crate::gate::{self, Outflow};
 use crate::ids::VoucherId;
-use crate::ledger::{EntryKind, HoldStatus, post, release_hold, system, transfer};
+use crate::ledger::{EntryKind, HoldStatus, post_cleared, release_hold, system, transfer};
 use crate::money::Money;
 use crate::principal::{Industry, Role};
 use crate::scheme::get_scheme;
@@ -97,14 +98,14 @@ async fn expire(tx: &mut Tx<'_>, id: VoucherId) -> DomainResult<VoucherExpiryOut
         None
     } else {
         Some(
-            post(
+            post_cleared(
                 tx,
+                gate::clear(Outflow::VoucherExpiry, None, v.account, v.balance)?,
                 if cash_out {
                     EntryKind::Payout
                 } else {
                     EntryKind::Transfer
                 },
-                None,
                 &format!("voucher {} expired", v.number),
                 &transfer(v.account, destination, v.balance),
             )

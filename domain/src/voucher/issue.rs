@@ -15,8 +15,9 @@ use super::{
 };
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
+use crate::gate::{self, Outflow};
 use crate::ids::{AccountId, PartyId, VoucherId};
-use crate::ledger::{EntryKind, HoldStatus, Leg, post, release_hold, transfer};
+use crate::ledger::{EntryKind, HoldStatus, Leg, post, post_cleared, release_hold, transfer};
 use crate::money::Money;
 use crate::order::OrderStatus;
 use crate::party::{PartyKind, get_party_of};
@@ -200,10 +201,11 @@ impl Command for TransferVoucher {
             });
             to.push(child);
         }
-        let entry = post(
+        let clearance = gate::clear(Outflow::VoucherTransfer, None, v.account, v.balance)?;
+        let entry = post_cleared(
             tx,
+            clearance,
             EntryKind::Transfer,
-            None,
             &format!("voucher {} split transfer", v.number),
             &legs,
         )
@@ -316,10 +318,11 @@ impl Command for InheritVoucher {
             NewVoucher::successor_of(&v, heir.id, v.balance, v.transferable),
         )
         .await?;
-        let entry = post(
+        let clearance = gate::clear(Outflow::VoucherTransfer, None, v.account, v.balance)?;
+        let entry = post_cleared(
             tx,
+            clearance,
             EntryKind::Transfer,
-            None,
             &format!("voucher {} inherited", v.number),
             &transfer(v.account, heirs.account, v.balance),
         )

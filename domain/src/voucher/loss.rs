@@ -11,9 +11,10 @@ use super::{
 };
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
+use crate::gate::{self, Outflow};
 use crate::ids::VoucherId;
 use crate::ledger::{
-    EntryKind, HoldKind, NewHold, consume_hold, get_hold, place_hold, post, transfer,
+    EntryKind, HoldKind, NewHold, consume_hold, get_hold, place_hold, post_cleared, transfer,
 };
 use crate::money::Money;
 use crate::principal::Role;
@@ -107,10 +108,11 @@ impl Command for ReissueVoucher {
             NewVoucher::successor_of(&v, v.holder, balance, v.transferable),
         )
         .await?;
-        let entry = post(
+        let clearance = gate::clear(Outflow::VoucherTransfer, None, v.account, balance)?;
+        let entry = post_cleared(
             tx,
+            clearance,
             EntryKind::Transfer,
-            None,
             &format!("voucher {} reissued as {}", v.number, new.number),
             &transfer(v.account, new.account, balance),
         )

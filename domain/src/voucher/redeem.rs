@@ -30,8 +30,9 @@ use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
+use crate::gate::{self, Outflow};
 use crate::ids::{OrderId, PartyId, VoucherId};
-use crate::ledger::{EntryKind, Leg, get_account, post, system, transfer};
+use crate::ledger::{EntryKind, Leg, get_account, post, post_cleared, system, transfer};
 use crate::money::{Bp, Money};
 use crate::order::{
     OpenOrder, OrderRecord, OrderStatus, ReleasedTranche, get_order, release_ready,
@@ -159,10 +160,16 @@ impl Command for RedeemVoucher {
         tx.principal = caller;
         let order = opened?;
 
-        let paid = post(
-            tx,
-            EntryKind::Transfer,
+        let clearance = gate::clear(
+            Outflow::VoucherRedemption,
             Some(order.id),
+            v.account,
+            amount,
+        )?;
+        let paid = post_cleared(
+            tx,
+            clearance,
+            EntryKind::Transfer,
             &format!("voucher {} redeemed, contract {contract}", v.number),
             &transfer(v.account, order.escrow_account, amount),
         )
