@@ -104,6 +104,23 @@ pub struct WarningLine {
     pub ratio_bp: Bp,
 }
 
+/// How an order is paid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRule {
+    /// Instalments (分段付费, 按周期缴费): the order runs from its first payment, takes the
+    /// rest while it runs, and each milestone is releasable once the money for it has come
+    /// in (settled in escrow). Without it an order runs only once its whole total is paid.
+    #[serde(default)]
+    pub staged: bool,
+}
+
+impl PaymentRule {
+    pub fn is_whole(&self) -> bool {
+        !self.staged
+    }
+}
+
 /// How much of a merchant's prepaid money must stay in escrow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -322,6 +339,9 @@ pub struct Policy {
     /// milestone; the milestones only mark how far the card has been used.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub release_on_usage: bool,
+    /// How the payer pays: see [`PaymentRule`].
+    #[serde(default, skip_serializing_if = "PaymentRule::is_whole")]
+    pub payment: PaymentRule,
     /// Payroll scheme (flexible employment): see [`PayrollRule`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payroll: Option<PayrollRule>,
@@ -424,6 +444,12 @@ impl Policy {
                     format!("at most {MAX_VALIDITY_DAYS} days"),
                 );
             }
+        }
+        if self.payment.staged && self.release_on_usage {
+            return bad(
+                "policy.payment.staged",
+                "a prepaid card is topped up, not paid in instalments: drop `payment.staged` or `release_on_usage`".into(),
+            );
         }
         if let Some(c) = &self.custody {
             if c.ratio_bp.get() == 0

@@ -219,15 +219,16 @@ impl Command for RecordUsage {
                 "record card usage",
             ));
         }
-        if !order.in_clearing().is_zero() {
-            return Err(DomainError::invalid_state(
-                format!("order {}", order.order_no),
-                "NOT_YET_SETTLED",
-                "record card usage before its payment settles (T+1)",
-            ));
-        }
+        // Only settled money is used; a top-up still clearing is usable from T+1.
         let unused = order.in_escrow();
         if amount > unused {
+            if !order.in_clearing().is_zero() {
+                return Err(DomainError::invalid_state(
+                    format!("order {} with {unused} settled", order.order_no),
+                    "NOT_YET_SETTLED",
+                    "record card usage beyond its settled money before the rest settles (T+1)",
+                ));
+            }
             return Err(DomainError::invalid(
                 "amount",
                 format!("only {unused} is left on the card"),
@@ -269,10 +270,11 @@ impl Command for RecordUsage {
         .insert(tx.db())
         .await?;
         let released = order.released.checked_add(amount)?;
+        // Used up only when nothing is left anywhere, a top-up still clearing included.
         let used_up = released
             .checked_add(order.refunded)?
             .checked_add(order.deducted)?
-            == order.settled;
+            == order.collected;
         let passed = mark_milestones(tx, &order, released, used_up, entry.id, reference).await?;
         escrow_order::ActiveModel {
             id: Set(order.id.0),

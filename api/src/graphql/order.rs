@@ -713,7 +713,10 @@ impl OrderMutation {
         Ok(Order::from(run(ctx, &idempotency_key, cmd).await?))
     }
 
-    /// Records money received through a channel (the bank, from the channel's notification).
+    /// Records money received through a channel (the bank, from the channel's notification):
+    /// toward an order not yet running; an instalment of a running order paid in stages
+    /// (`payment.staged`), up to its total; or a top-up of a running prepaid card, which raises
+    /// its total. `INVALID_STATE` for any other order.
     #[graphql(guard = "RoleGuard(&[Role::Bank])")]
     async fn collect(
         &self,

@@ -9,7 +9,7 @@
 //!
 //! | outflow | checks besides the ledger's holds and balances |
 //! |---|---|
-//! | release, card usage | the milestone's confirmations (or its time, or the order's expiry); the policy's split terms; every recipient active, enrolled, not closing down, not on the dishonest-debtor list; the scheme active; the per-release and monthly caps; custody after the release |
+//! | release, card usage | the milestone's confirmations (or its time, or the order's expiry); its money in escrow (an instalment paid and settled); the policy's split terms; every recipient active, enrolled, not closing down, not on the dishonest-debtor list; the scheme active; the per-release and monthly caps; custody after the release |
 //! | payout, batch payout | the merchant neither blocked nor closed; the scheme's policy lets payables be paid out (a canteen's money leaves only as purchase payments) |
 //! | refund, purchase payment, medical refund, deposit withdrawal and conversion, voucher transfer, redemption and expiry, court deduction | the path's own command has checked its business state (an approved purchase, a court's freeze); the gate records the path and limits the debit to the amount asked |
 //! | adjustment | the bank only |
@@ -102,6 +102,18 @@ pub async fn release(
         }
     }
     let escrow = get_account(tx.db(), order.escrow_account).await?;
+    if policy.payment.staged && order.in_escrow() < amount {
+        // Paid in instalments: this tranche waits for the money for it, not for a freeze.
+        return Err(DomainError::invalid_state(
+            format!(
+                "order {} with {} of the {amount} for this tranche settled in escrow",
+                order.order_no,
+                order.in_escrow()
+            ),
+            "AWAITING_INSTALMENT",
+            "release before the instalment for it has been paid and settled",
+        ));
+    }
     if escrow.available_fen() < amount.fen() {
         let available = Money::from_fen(escrow.available_fen().max(0))?;
         return Err(DomainError::InsufficientFunds {

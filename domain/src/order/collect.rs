@@ -1,5 +1,7 @@
 //! Collect (收) and settle (T+1): a payer's money lands in the channel's clearing account, and
-//! on the next working day moves in full into the order's escrow account.
+//! on the next working day moves in full into the order's escrow account. An order is paid in
+//! full before it runs, or — under `payment.staged` — in instalments while it runs; a running
+//! prepaid card takes top-ups that raise its total.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +13,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use lvyue_entity::{escrow_order, payment};
+use lvyue_entity::{escrow_order, milestone, payment};
 
-use super::{OrderRecord, OrderStatus, get_order};
+use super::{MilestoneStatus, OrderRecord, OrderStatus, get_order};
 use crate::calendar::Calendar;
 use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
@@ -23,8 +25,10 @@ use crate::event::NewEvent;
 use crate::ids::{AccountId, EntryId, OrderId, PaymentId};
 use crate::ledger::{EntryKind, Leg, MAX_LEGS_PER_ENTRY, post, system, transfer};
 use crate::money::Money;
+use crate::policy::Policy;
 use crate::principal::Role;
 use crate::scheduler::{self, JobKind};
+use crate::scheme::policy_at;
 
 string_enum!(
     /// How a payer paid.
@@ -104,6 +108,77 @@ pub async fn payments_of<C: ConnectionTrait>(
         .collect()
 }
 
+/// What a payment is to its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PaymentKind {
+    /// Toward the total of an order that does not run yet.
+    Due,
+    /// A later instalment of a running order paid in stages (`payment.staged`).
+    Instalment,
+    /// More money on a running prepaid card: its total grows by it.
+    TopUp,
+}
+
+impl PaymentKind {
+    /// What a payment to `order` now would be, or why the order takes none.
+    fn of(order: &OrderRecord, policy: &Policy) -> DomainResult<PaymentKind> {
+        let running = matches!(
+            order.status,
+            OrderStatus::Active | OrderStatus::Inspection | OrderStatus::Escalated
+        );
+        match order.status {
+            OrderStatus::AwaitingPayment => Ok(PaymentKind::Due),
+            _ if running && policy.payment.staged && order.collected < order.total => {
+                Ok(PaymentKind::Instalment)
+            }
+            OrderStatus::Active if policy.release_on_usage => Ok(PaymentKind::TopUp),
+            _ => Err(DomainError::invalid_state(
+                format!("order {}", order.order_no),
+                order.status.as_str(),
+                if policy.payment.staged {
+                    "collect payments (it is paid in full)"
+                } else {
+                    "collect payments (only a prepaid card is topped up once it runs)"
+                },
+            )),
+        }
+    }
+}
+
+/// A card's top-up raises its last milestone that still waits, so the schedule adds up to the
+/// new total (the milestones of a card only mark how far it has been used).
+async fn top_up_last_milestone(
+    tx: &Tx<'_>,
+    order: &OrderRecord,
+    amount: Money,
+) -> DomainResult<()> {
+    let last = super::milestones_of(tx.db(), order.id)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|m| {
+            matches!(
+                m.status,
+                MilestoneStatus::Pending | MilestoneStatus::Confirmed
+            )
+        })
+        .ok_or_else(|| {
+            DomainError::invalid_state(
+                format!("order {}", order.order_no),
+                "USED_UP",
+                "be topped up",
+            )
+        })?;
+    milestone::ActiveModel {
+        id: Set(last.id.0),
+        amount_fen: Set(last.amount.checked_add(amount)?.fen()),
+        ..Default::default()
+    }
+    .update(tx.db())
+    .await?;
+    Ok(())
+}
+
 /// Records money received through a channel for an order (the bank, from the channel's
 /// notification).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,13 +224,8 @@ impl Command for Collect {
             ));
         }
         let order = get_order(tx.db(), self.order).await?;
-        if order.status != OrderStatus::AwaitingPayment {
-            return Err(DomainError::invalid_state(
-                format!("order {}", order.order_no),
-                order.status.as_str(),
-                "collect payments",
-            ));
-        }
+        let policy = policy_at(tx.db(), order.scheme, order.policy_version).await?;
+        let kind = PaymentKind::of(&order, &policy)?;
         crate::scheme::ensure_not_closing_down(
             tx.db(),
             order.merchant,
@@ -164,7 +234,7 @@ impl Command for Collect {
         )
         .await?;
         let outstanding = order.total.checked_sub(order.collected)?;
-        if amount > outstanding {
+        if kind != PaymentKind::TopUp && amount > outstanding {
             return Err(DomainError::invalid(
                 "amount",
                 format!("{amount} is more than the {outstanding} still owed on the order"),
@@ -215,14 +285,24 @@ impl Command for Collect {
         .insert(tx.db())
         .await?;
         let collected = order.collected.checked_add(amount)?;
-        let status = if collected == order.total {
-            OrderStatus::Active
+        let total = if kind == PaymentKind::TopUp {
+            top_up_last_milestone(tx, &order, amount).await?;
+            order.total.checked_add(amount)?
         } else {
-            OrderStatus::AwaitingPayment
+            order.total
+        };
+        // An order runs once paid in full; an order paid in instalments from its first payment.
+        let status = match kind {
+            PaymentKind::Due if collected == order.total || policy.payment.staged => {
+                OrderStatus::Active
+            }
+            PaymentKind::Due => OrderStatus::AwaitingPayment,
+            PaymentKind::Instalment | PaymentKind::TopUp => order.status,
         };
         escrow_order::ActiveModel {
             id: Set(order.id.0),
             collected_fen: Set(collected.fen()),
+            total_fen: Set(total.fen()),
             status: Set(status.as_str().to_owned()),
             ..Default::default()
         }
@@ -238,10 +318,7 @@ impl Command for Collect {
         )
         .await?;
         let payment = PaymentRecord::try_from(p)?;
-        tx.emit(
-            NewEvent::new(
-                "payment.collected",
-                json!({
+        let mut data = json!({
                     "payment_id": payment.id,
                     "channel": payment.channel,
                     "external_ref": payment.external_ref,
@@ -251,12 +328,21 @@ impl Command for Collect {
                     "settle_provisional": settle.provisional,
                     "entry_id": entry.id,
                     "order_status": status,
-                }),
-            )
-            .order(order.id)
-            .merchant(order.merchant)
-            .payer(order.payer)
-            .scheme(order.scheme),
+        });
+        match kind {
+            PaymentKind::Due => {}
+            PaymentKind::Instalment => data["instalment"] = json!(true),
+            PaymentKind::TopUp => {
+                data["top_up"] = json!(true);
+                data["order_total"] = json!(total);
+            }
+        }
+        tx.emit(
+            NewEvent::new("payment.collected", data)
+                .order(order.id)
+                .merchant(order.merchant)
+                .payer(order.payer)
+                .scheme(order.scheme),
         );
         Ok(CollectOutcome {
             payment,

@@ -1618,3 +1618,116 @@ db_test!(
         clean(&db).await;
     }
 );
+
+db_test!(
+    an_order_paid_in_instalments_releases_each_milestone_once_its_money_is_in,
+    |db: TestDb| async move {
+        let mut policy = fuzhou();
+        policy["milestones"] = json!([
+            {"name": "第一期", "share_bp": 4000, "confirm_by": ["PAYER"]},
+            {"name": "第二期", "share_bp": 6000, "confirm_by": ["PAYER"]}
+        ]);
+        policy["payment"] = json!({"staged": true});
+        let s = school(&db, policy).await;
+        let w = &s.w;
+        let payer = w.as_party(Role::Payer, s.payer.id);
+        let confirm = |index| ConfirmMilestone {
+            order: OrderId(0),
+            index,
+            as_: ConfirmAs::Payer,
+            approve: true,
+            evidence: String::new(),
+        };
+        let order = w.order(&s.scheme, &s.merchant, &s.payer, "1000.00").await;
+        // The first instalment starts the order.
+        let paid = w.pay(&order, "400.00").await;
+        assert_eq!(paid.order.status, OrderStatus::Active);
+        w.pass_days(1).await;
+        let out = w
+            .run_as(
+                &payer,
+                ConfirmMilestone {
+                    order: order.id,
+                    ..confirm(0)
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.released.len(), 1);
+        assert_eq!(out.order.released, m("400.00"));
+        // The second is confirmed before its money is in: it waits, and says why.
+        w.run_as(
+            &payer,
+            ConfirmMilestone {
+                order: order.id,
+                ..confirm(1)
+            },
+        )
+        .await
+        .unwrap();
+        let err = w
+            .run(ReleaseMilestone { order: order.id })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidState, "{err}");
+        assert!(err.to_string().contains("AWAITING_INSTALMENT"), "{err}");
+        assert_eq!(
+            get_order(&db.db, order.id).await.unwrap().released,
+            m("400.00")
+        );
+        // No more than the total is ever taken.
+        let err = w
+            .run(Collect {
+                order: order.id,
+                channel: Channel::WechatPay,
+                amount: m("600.01"),
+                external_ref: "wx-over".into(),
+                batch_ref: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation, "{err}");
+        // The second instalment settles, and the confirmed tranche goes out by itself.
+        w.pay(&order, "600.00").await;
+        w.pass_days(1).await;
+        let o = get_order(&db.db, order.id).await.unwrap();
+        assert_eq!(
+            (o.released, o.status),
+            (m("1000.00"), OrderStatus::Completed)
+        );
+        let err = w
+            .run(Collect {
+                order: order.id,
+                channel: Channel::WechatPay,
+                amount: m("1.00"),
+                external_ref: "wx-after".into(),
+                batch_ref: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidState, "{err}");
+        assert!(audit(&db.db, None).await.unwrap().is_clean());
+
+        // Without `staged`, a part payment leaves the order waiting for the rest.
+        let whole = school(&db, fuzhou()).await;
+        let o = whole
+            .w
+            .order(&whole.scheme, &whole.merchant, &whole.payer, "1000.00")
+            .await;
+        assert_eq!(
+            whole.w.pay(&o, "400.00").await.order.status,
+            OrderStatus::AwaitingPayment
+        );
+    }
+);
+
+#[test]
+fn instalments_and_card_top_ups_do_not_mix() {
+    let mut p = fuzhou();
+    p["payment"] = json!({"staged": true});
+    p["release_on_usage"] = json!(true);
+    let err = crate::policy::Policy::from_json(&p).unwrap_err();
+    assert!(err.to_string().contains("payment.staged"), "{err}");
+    p["payment"] = json!({"staged": true, "period": "MONTH"});
+    assert!(crate::policy::Policy::from_json(&p).is_err());
+}

@@ -729,3 +729,58 @@ fn issuer_types_match_the_policy_keys() {
     let names: Vec<&str> = IssuerType::ALL.iter().map(|t| t.as_str()).collect();
     assert_eq!(names, crate::policy::ISSUER_TYPES);
 }
+
+db_test!(
+    a_card_takes_top_ups_that_raise_its_total_and_are_usable_once_settled,
+    |db: TestDb| async move {
+        let w = World::new(&db).await;
+        let scheme = w
+            .scheme(Industry::PrepaidCard, "320100", None, card_policy())
+            .await;
+        let gym = issuer(
+            &w,
+            &scheme,
+            "南京某某健身有限公司",
+            Some(IssuerType::Scale),
+            None,
+        )
+        .await;
+        let c = card(&w, &scheme, &gym, "500.00").await;
+        w.pass_days(1).await;
+        use_card(&w, &c, "300.00", "POS-1").await.unwrap();
+        // A top-up on the running card: its total and its last milestone grow by it.
+        let top = w.pay(&c.0, "200.00").await;
+        assert_eq!(top.order.total, m("700.00"));
+        assert_eq!(top.order.status, OrderStatus::Active);
+        let ms = milestones_of(&db.db, c.0.id).await.unwrap();
+        assert_eq!(
+            ms.iter().map(|m| m.amount).collect::<Vec<_>>(),
+            [m("250.00"), m("450.00")]
+        );
+        // What has settled can be used; the top-up from T+1, and saying so.
+        let err = use_card(&w, &c, "300.00", "POS-2").await.unwrap_err();
+        assert!(err.to_string().contains("NOT_YET_SETTLED"), "{err}");
+        use_card(&w, &c, "200.00", "POS-3").await.unwrap();
+        assert_eq!(
+            get_order(&db.db, c.0.id).await.unwrap().status,
+            OrderStatus::Active
+        );
+        w.pass_days(1).await;
+        let out = use_card(&w, &c, "200.00", "POS-4").await.unwrap();
+        assert_eq!(out.order.status, OrderStatus::Completed);
+        assert_eq!(out.order.released, m("700.00"));
+        // A used-up card takes no more money.
+        let err = w
+            .run(crate::order::Collect {
+                order: c.0.id,
+                channel: crate::order::Channel::WechatPay,
+                amount: m("50.00"),
+                external_ref: "wx-late".into(),
+                batch_ref: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidState, "{err}");
+        clean(&db).await;
+    }
+);

@@ -399,3 +399,113 @@ async fn canteens_collect_term_fees_pay_suppliers_on_approval_and_refund_on_time
     canteens_collect_term_fees_pay_suppliers_on_approval_and_refund_on_time(Backend::Postgres)
         .await;
 }
+
+/// Meal fees paid month by month (按周期缴费, `payment.staged`): the term runs from the first
+/// month's payment, and each month's share goes out when its time comes only if its money is in.
+async fn monthly_instalments_release_each_month_once_it_is_paid(backend: Backend) {
+    let Some((srv, clock)) = TestServer::start_at(backend, monday()).await else {
+        return;
+    };
+    let bureau = regulator(&srv, "南京市教育局", &["3201"], &[Industry::Canteen]).await;
+    let mut policy = term_policy();
+    policy["payment"] = json!({"staged": true});
+    let scheme = scheme(
+        &srv,
+        "南京阳光食堂按月缴费",
+        Industry::Canteen,
+        "320100",
+        Some(&bureau.id),
+        policy,
+    )
+    .await;
+    let (canteen, _) = enrolled(
+        &srv,
+        &scheme,
+        "南京某某餐饮管理有限公司",
+        "320102",
+        Industry::Canteen,
+    )
+    .await;
+    let (pupil, _) = payer(&srv, "王小明家长").await;
+    let bank = the_bank();
+    let order = ok_as(
+        &srv,
+        &bank,
+        "mutation($i: OpenOrderInput!, $k: String!) { openOrder(input: $i, idempotencyKey: $k) { id } }",
+        json!({"k": key("open"), "i": {"scheme": scheme, "merchant": canteen, "payer": pupil, "total": "2000.00"}}),
+    )
+    .await["openOrder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let collect = |amount: &str| json!({"k": key("collect"), "i": {"order": order, "channel": "WECHAT_PAY", "amount": amount, "externalRef": key("wx")}});
+    const COLLECT: &str = "mutation($i: CollectInput!, $k: String!) { collect(input: $i, idempotencyKey: $k) { id } }";
+    ok_as(&srv, &bank, COLLECT, collect("500.00")).await;
+    assert_eq!(amount(&order_money(&srv, &order).await["status"]), "ACTIVE");
+    // March is paid: its share goes out after 30 days.
+    clock.advance_days(31);
+    srv.tick().await;
+    assert_eq!(
+        amount(&order_money(&srv, &order).await["released"]),
+        "500.00"
+    );
+    // April's time comes before April is paid: nothing goes out, and the order says why.
+    clock.advance_days(30);
+    srv.tick().await;
+    assert_eq!(
+        amount(&order_money(&srv, &order).await["released"]),
+        "500.00"
+    );
+    let events = ok_as(
+        &srv,
+        &bank,
+        "query($o: ID!) { events(order: $o, first: 100) { edges { node { type data } } } }",
+        json!({"o": order}),
+    )
+    .await;
+    let blocked: Vec<Value> = nodes(&events["events"])
+        .into_iter()
+        .filter(|e| e["type"] == "release.blocked")
+        .collect();
+    assert!(
+        blocked.iter().any(|e| e["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("AWAITING_INSTALMENT")),
+        "{blocked:?}"
+    );
+    // April is paid; once it settles (the next working day: here after the May Day holidays),
+    // April goes out by itself.
+    ok_as(&srv, &bank, COLLECT, collect("500.00")).await;
+    for _ in 0..10 {
+        clock.advance_days(1);
+        srv.tick().await;
+        if amount(&order_money(&srv, &order).await["inClearing"]) == "0.00" {
+            break;
+        }
+    }
+    let m = order_money(&srv, &order).await;
+    assert_eq!(
+        (
+            amount(&m["released"]),
+            amount(&m["collected"]),
+            amount(&m["status"])
+        ),
+        ("1000.00", "1000.00", "ACTIVE")
+    );
+    // Never more than the term costs.
+    assert_eq!(
+        code_as(&srv, &bank, COLLECT, collect("1000.01")).await,
+        "VALIDATION"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monthly_instalments_release_each_month_once_it_is_paid_sqlite() {
+    monthly_instalments_release_each_month_once_it_is_paid(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monthly_instalments_release_each_month_once_it_is_paid_postgres() {
+    monthly_instalments_release_each_month_once_it_is_paid(Backend::Postgres).await;
+}

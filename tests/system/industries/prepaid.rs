@@ -364,3 +364,73 @@ async fn prepaid_cards_keep_custody_by_issuer_type_and_refund_every_card_on_clos
     )
     .await;
 }
+
+/// A running card takes top-ups through `collect`: its total grows, and the money is usable
+/// from the day it settles.
+async fn a_card_is_topped_up(backend: Backend) {
+    let start = Timestamp::china_midnight("2026-03-10".parse().unwrap()).plus_seconds(10 * 3600);
+    let Some((srv, clock)) = TestServer::start_at(backend, start).await else {
+        return;
+    };
+    let commission = regulator(&srv, "上海市商务委员会", &["31"], &[Industry::PrepaidCard]).await;
+    let scheme = scheme(
+        &srv,
+        "上海单用途预付卡资金存管",
+        Industry::PrepaidCard,
+        "310000",
+        Some(&commission.id),
+        card_policy(),
+    )
+    .await;
+    let gym = issuer(&srv, &scheme, "上海某某健身有限公司", "SCALE", None).await;
+    let c = card(&srv, &scheme, &gym, "500.00").await;
+    clock.advance_days(1);
+    srv.tick().await;
+    ok_as(
+        &srv,
+        &c.1,
+        USE,
+        json!({"o": c.0, "a": "300.00", "r": key("POS"), "k": key("use")}),
+    )
+    .await;
+    ok_as(
+        &srv,
+        &the_bank(),
+        "mutation($i: CollectInput!, $k: String!) { collect(input: $i, idempotencyKey: $k) { id } }",
+        json!({"k": key("top"), "i": {"order": c.0, "channel": "ALIPAY", "amount": "200.00", "externalRef": key("ali")}}),
+    )
+    .await;
+    let m = order_money(&srv, &c.0).await;
+    assert_eq!(
+        (
+            amount(&m["total"]),
+            amount(&m["inEscrow"]),
+            amount(&m["inClearing"])
+        ),
+        ("700.00", "200.00", "200.00")
+    );
+    assert_eq!(
+        first_code(&use_card(&srv, &c, "300.00").await),
+        "INVALID_STATE"
+    );
+    clock.advance_days(1);
+    srv.tick().await;
+    let used = ok_as(
+        &srv,
+        &c.1,
+        USE,
+        json!({"o": c.0, "a": "400.00", "r": key("POS"), "k": key("use")}),
+    )
+    .await;
+    assert_eq!(used["recordCardUsage"]["order"]["status"], "COMPLETED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_is_topped_up_sqlite() {
+    a_card_is_topped_up(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_is_topped_up_postgres() {
+    a_card_is_topped_up(Backend::Postgres).await;
+}
