@@ -71,7 +71,11 @@ async fn evaluate<C: ConnectionTrait>(
 ) -> DomainResult<CustodyStatus> {
     let actual = Money::from_fen(escrow_total(db, group, as_of).await?.max(0))?;
     let reference = match rule.reference {
-        CustodyReference::OutstandingPrepaid => actual,
+        // Everything still owed to payers: what escrow holds and what is still clearing on its
+        // way there (paid, not yet settled). Escrow alone could never fall short of itself.
+        CustodyReference::OutstandingPrepaid => actual.checked_add(Money::from_fen(
+            clearing_total(db, group, as_of).await?.max(0),
+        )?)?,
         CustodyReference::PreviousQuarterPrepaid => {
             let end = previous_quarter_end(now.china_date());
             // The last instant of the quarter's last day, China time.
@@ -92,7 +96,7 @@ async fn evaluate<C: ConnectionTrait>(
                     .get("last_year_revenue")
                     .and_then(|v| v.as_str())
                     .and_then(|s| s.parse::<Money>().ok());
-                revenue.is_some_and(|r| reference > r.share_floor(share))
+                revenue.is_some_and(|r| reference > share.threshold(r))
             }
         };
         if crossed && line.ratio_bp > ratio {
@@ -188,6 +192,51 @@ async fn escrow_total<C: ConnectionTrait>(
         .query_one_raw(stmt)
         .await?
         .ok_or_else(|| DomainError::Internal("custody sum returned nothing".into()))?;
+    Ok(row.try_get::<i64>("", "total")?)
+}
+
+/// Sum of the payments to the orders under `group` that were paid and not yet settled, now or
+/// as of `at`.
+async fn clearing_total<C: ConnectionTrait>(
+    db: &C,
+    group: AccountId,
+    at: Option<Timestamp>,
+) -> DomainResult<i64> {
+    let backend = db.get_database_backend();
+    let p = |i: usize| {
+        if backend == DbBackend::Postgres {
+            format!("${i}")
+        } else {
+            "?".to_owned()
+        }
+    };
+    let base = "SELECT CAST(COALESCE(SUM(pay.amount_fen), 0) AS BIGINT) AS total FROM payment pay \
+                JOIN escrow_order o ON o.id = pay.order_id JOIN account a ON a.id = o.escrow_account_id";
+    let stmt = match at {
+        None => Statement::from_sql_and_values(
+            backend,
+            format!(
+                "{base} WHERE a.parent_id = {} AND pay.settle_entry_id IS NULL",
+                p(1)
+            ),
+            [group.0.into()],
+        ),
+        Some(t) => Statement::from_sql_and_values(
+            backend,
+            format!(
+                "{base} WHERE a.parent_id = {} AND pay.paid_at_us <= {} AND (pay.settle_entry_id IS NULL \
+                 OR EXISTS (SELECT 1 FROM journal_entry j WHERE j.id = pay.settle_entry_id AND j.created_at_us > {}))",
+                p(1),
+                p(2),
+                p(3)
+            ),
+            [group.0.into(), t.0.into(), t.0.into()],
+        ),
+    };
+    let row = db
+        .query_one_raw(stmt)
+        .await?
+        .ok_or_else(|| DomainError::Internal("clearing sum returned nothing".into()))?;
     Ok(row.try_get::<i64>("", "total")?)
 }
 

@@ -79,7 +79,10 @@ pub struct MilestoneRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CustodyReference {
-    /// The merchant's prepaid balance still owed to payers now (collected − released − refunded).
+    /// The merchant's prepaid money still owed to payers now, the service not yet delivered:
+    /// collected − released − refunded − deducted on its orders, money still clearing (paid,
+    /// not yet settled into escrow) included. What counts toward it is only what escrow holds,
+    /// so a release is refused while too much of what is owed has not yet arrived.
     OutstandingPrepaid,
     /// That balance at the end of the previous calendar quarter (prepaid-card rules).
     PreviousQuarterPrepaid,
@@ -91,9 +94,83 @@ pub enum CustodyReference {
 pub enum WarningTrigger {
     /// The reference balance is over this amount (Shanghai: ¥200,000 → 40%).
     BalanceOver(Money),
-    /// The reference balance is over this share of the merchant's last-year revenue
-    /// (Shanghai: 20% → 100%).
-    ShareOfRevenueOver(Bp),
+    /// The reference balance is over a share of the merchant's last-year revenue, that figure
+    /// held between a floor and a cap (Shanghai: 20%, at least ¥200,000, at most ¥50m → 100%;
+    /// docs/domain.md, "Prepaid cards"). Written `2000` for the share alone, or
+    /// `{"share_bp": 2000, "floor": "200000.00", "cap": "50000000.00"}`.
+    ShareOfRevenueOver(RevenueShare),
+}
+
+/// A share of last year's revenue, between an optional floor and cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RevenueShareForm", into = "RevenueShareForm")]
+pub struct RevenueShare {
+    pub share_bp: Bp,
+    pub floor: Option<Money>,
+    pub cap: Option<Money>,
+}
+
+impl RevenueShare {
+    /// The balance above which the line applies for a merchant with `revenue`.
+    pub fn threshold(&self, revenue: Money) -> Money {
+        let mut t = revenue.share_floor(self.share_bp);
+        if let Some(floor) = self.floor {
+            t = t.max(floor);
+        }
+        if let Some(cap) = self.cap {
+            t = t.min(cap);
+        }
+        t
+    }
+}
+
+/// How a revenue share is written: a bare share (the form stored policies use), or in full.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(untagged)]
+enum RevenueShareForm {
+    Share(Bp),
+    #[serde(rename_all = "snake_case")]
+    Full {
+        share_bp: Bp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        floor: Option<Money>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cap: Option<Money>,
+    },
+}
+
+impl From<RevenueShareForm> for RevenueShare {
+    fn from(f: RevenueShareForm) -> RevenueShare {
+        match f {
+            RevenueShareForm::Share(share_bp) => RevenueShare {
+                share_bp,
+                floor: None,
+                cap: None,
+            },
+            RevenueShareForm::Full {
+                share_bp,
+                floor,
+                cap,
+            } => RevenueShare {
+                share_bp,
+                floor,
+                cap,
+            },
+        }
+    }
+}
+
+impl From<RevenueShare> for RevenueShareForm {
+    fn from(r: RevenueShare) -> RevenueShareForm {
+        match (r.floor, r.cap) {
+            (None, None) => RevenueShareForm::Share(r.share_bp),
+            (floor, cap) => RevenueShareForm::Full {
+                share_bp: r.share_bp,
+                floor,
+                cap,
+            },
+        }
+    }
 }
 
 /// A warning line: above it, a higher custody ratio applies and an alert is raised.
@@ -478,6 +555,17 @@ impl Policy {
                     );
                 }
             }
+            for line in &c.warning_lines {
+                if let WarningTrigger::ShareOfRevenueOver(r) = line.when
+                    && let (Some(floor), Some(cap)) = (r.floor, r.cap)
+                    && floor > cap
+                {
+                    return bad(
+                        "policy.custody.warning_lines",
+                        format!("a revenue line's floor {floor} is above its cap {cap}"),
+                    );
+                }
+            }
         }
         if let Some(p) = &self.purchase {
             let mut seen = p.approvals.clone();
@@ -682,6 +770,35 @@ impl Policy {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_revenue_line_is_held_between_its_floor_and_cap() {
+        let bare: WarningLine = serde_json::from_value(
+            json!({"when": {"SHARE_OF_REVENUE_OVER": 2000}, "ratio_bp": 10000}),
+        )
+        .unwrap();
+        // Stored policies keep their bytes: the bare form is written back bare.
+        assert_eq!(
+            serde_json::to_value(bare).unwrap(),
+            json!({"when": {"SHARE_OF_REVENUE_OVER": 2000}, "ratio_bp": 10000})
+        );
+        let full: WarningLine = serde_json::from_value(json!({"when": {"SHARE_OF_REVENUE_OVER":
+            {"share_bp": 2000, "floor": "200000.00", "cap": "50000000.00"}}, "ratio_bp": 10000}))
+        .unwrap();
+        let WarningTrigger::ShareOfRevenueOver(r) = full.when else {
+            panic!("{full:?}");
+        };
+        let m = |s: &str| s.parse::<Money>().unwrap();
+        assert_eq!(r.threshold(m("500000.00")), m("200000.00"));
+        assert_eq!(r.threshold(m("1200000.00")), m("240000.00"));
+        assert_eq!(r.threshold(m("300000000.00")), m("50000000.00"));
+        let mut p = shenzhen();
+        p["custody"] = json!({"reference": "PREVIOUS_QUARTER_PREPAID", "ratio_bp": 2000,
+            "warning_lines": [{"when": {"SHARE_OF_REVENUE_OVER":
+                {"share_bp": 2000, "floor": "300000.00", "cap": "200000.00"}}, "ratio_bp": 10000}]});
+        let err = Policy::from_json(&p).unwrap_err();
+        assert!(err.to_string().contains("floor"), "{err}");
+    }
 
     pub fn shenzhen() -> serde_json::Value {
         json!({

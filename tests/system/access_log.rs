@@ -83,7 +83,7 @@ async fn what_is_recorded_is_what_was_read(backend: Backend) {
         [format!("order(id: \"{order}\")")],
         "{rec}"
     );
-    assert_eq!(strings(&rec["orders"]), [order.clone()], "{rec}");
+    assert_eq!(strings(&rec["orders"]), [order.as_str()], "{rec}");
     assert_eq!(rec["operation"], "RoutineHealthCheck");
     assert_eq!(order_reads(&srv, &order).await, 1);
 
@@ -98,7 +98,7 @@ async fn what_is_recorded_is_what_was_read(backend: Backend) {
         .await,
     );
     let rec = added(&srv, n).await;
-    assert_eq!(strings(&rec["orders"]), [order.clone()], "{rec}");
+    assert_eq!(strings(&rec["orders"]), [order.as_str()], "{rec}");
     assert_eq!(order_reads(&srv, &order).await, 2);
 
     // A refused probe is recorded with what it asked and how it was answered.
@@ -174,9 +174,7 @@ async fn what_is_recorded_is_what_was_read(backend: Backend) {
     let n = reads(&srv).await.len();
     let resp = srv
         .client
-        .get(srv.url(&format!(
-            "/reports/fund-flows.csv?from=2026-03-01&to=2026-04-01&groupBy=MERCHANT"
-        )))
+        .get(srv.url("/reports/fund-flows.csv?from=2026-03-01&to=2026-04-01&groupBy=MERCHANT"))
         .bearer_auth(srv.token(&reg))
         .send()
         .await

@@ -491,7 +491,7 @@ impl Builder {
             "custody": {"reference": "PREVIOUS_QUARTER_PREPAID", "ratio_bp": 0,
                 "ratio_by_issuer_bp": {"SCALE": 2000, "GROUP": 3000, "BRAND": 4000},
                 "warning_lines": [{"when": {"BALANCE_OVER": "200000.00"}, "ratio_bp": 4000},
-                                  {"when": {"SHARE_OF_REVENUE_OVER": 2000}, "ratio_bp": 10000}]},
+                                  {"when": {"SHARE_OF_REVENUE_OVER": {"share_bp": 2000, "floor": "200000.00", "cap": "50000000.00"}}, "ratio_bp": 10000}]},
             "validity_days": 730, "expiry_action": "REFUND",
             "refund": {"deadline_working_days": 15}
         })).await?;

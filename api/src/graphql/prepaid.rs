@@ -113,7 +113,8 @@ pub struct CustodyStatus {
     pub shortfall: Decimal,
     /// The ratio of the warning line that set the ratio, if one did.
     pub warning_line_ratio_bp: Option<i32>,
-    /// That line's trigger, in words (`BALANCE_OVER 200000.00`, `SHARE_OF_REVENUE_OVER 2000`).
+    /// That line's trigger, in words (`BALANCE_OVER 200000.00`,
+    /// `SHARE_OF_REVENUE_OVER 2000 FLOOR 200000.00 CAP 50000000.00`).
     pub warning_line: Option<String>,
 }
 
@@ -226,8 +227,15 @@ impl PrepaidQuery {
             warning_line_ratio_bp: c.warning_line.map(|l| l.ratio_bp.get() as i32),
             warning_line: c.warning_line.map(|l| match l.when {
                 WarningTrigger::BalanceOver(m) => format!("BALANCE_OVER {m}"),
-                WarningTrigger::ShareOfRevenueOver(bp) => {
-                    format!("SHARE_OF_REVENUE_OVER {}", bp.get())
+                WarningTrigger::ShareOfRevenueOver(r) => {
+                    let mut s = format!("SHARE_OF_REVENUE_OVER {}", r.share_bp.get());
+                    if let Some(f) = r.floor {
+                        s.push_str(&format!(" FLOOR {f}"));
+                    }
+                    if let Some(c) = r.cap {
+                        s.push_str(&format!(" CAP {c}"));
+                    }
+                    s
                 }
             }),
         }))

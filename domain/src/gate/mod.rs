@@ -134,9 +134,13 @@ pub async fn release(
         )
         .await?;
         let after = before.actual.saturating_sub(amount);
-        // With the reference being today's balance the requirement falls with the release too.
+        // Against what is owed now, the requirement falls with the release (the payer is owed
+        // that much less); against last quarter's balance it stays.
         let required_after = match rule.reference {
-            CustodyReference::OutstandingPrepaid => after.share_ceil(before.ratio),
+            CustodyReference::OutstandingPrepaid => before
+                .reference
+                .saturating_sub(amount)
+                .share_ceil(before.ratio),
             CustodyReference::PreviousQuarterPrepaid => before.required,
         };
         if after < required_after {

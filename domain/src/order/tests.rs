@@ -1731,3 +1731,47 @@ fn instalments_and_card_top_ups_do_not_mix() {
     p["payment"] = json!({"staged": true, "period": "MONTH"});
     assert!(crate::policy::Policy::from_json(&p).is_err());
 }
+
+db_test!(
+    custody_of_what_is_owed_counts_money_still_clearing,
+    |db: TestDb| async move {
+        let mut policy = fuzhou();
+        policy["milestones"] = json!([
+            {"name": "入学", "share_bp": 6000, "confirm_by": ["PAYER"]},
+            {"name": "结业", "share_bp": 4000, "confirm_by": ["PAYER"]}
+        ]);
+        policy["custody"] = json!({"reference": "OUTSTANDING_PREPAID", "ratio_bp": 5000});
+        let s = school(&db, policy).await;
+        let w = &s.w;
+        let old = w.order(&s.scheme, &s.merchant, &s.payer, "1000.00").await;
+        w.pay(&old, "1000.00").await;
+        w.pass_days(1).await;
+        // Today's enrolments are owed to their payers before they reach escrow.
+        let new = w.order(&s.scheme, &s.merchant, &s.payer, "3000.00").await;
+        w.pay(&new, "3000.00").await;
+        w.run_as(
+            &w.as_party(Role::Payer, s.payer.id),
+            ConfirmMilestone {
+                order: old.id,
+                index: 0,
+                as_: ConfirmAs::Payer,
+                approve: true,
+                evidence: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+        // Owed 4,000.00 less the 600.00 tranche, half kept: 1,700.00; escrow would keep 400.00.
+        let err = w.run(ReleaseMilestone { order: old.id }).await.unwrap_err();
+        assert!(
+            matches!(err, DomainError::CustodyBreach { required, remaining }
+                if required == m("1700.00") && remaining == m("400.00")),
+            "{err:?}"
+        );
+        // Once the new money has settled, the tranche may go out.
+        w.pass_days(1).await;
+        let out = w.run(ReleaseMilestone { order: old.id }).await.unwrap();
+        assert_eq!(out.order.released, m("600.00"));
+        assert!(audit(&db.db, None).await.unwrap().is_clean());
+    }
+);

@@ -42,7 +42,7 @@ fn card_policy() -> Value {
             "ratio_by_issuer_bp": {"SCALE": 2000, "GROUP": 3000, "BRAND": 4000},
             "warning_lines": [
                 {"when": {"BALANCE_OVER": "200000.00"}, "ratio_bp": 4000},
-                {"when": {"SHARE_OF_REVENUE_OVER": 2000}, "ratio_bp": 10000}
+                {"when": {"SHARE_OF_REVENUE_OVER": {"share_bp": 2000, "floor": "200000.00", "cap": "50000000.00"}}, "ratio_bp": 10000}
             ]
         },
         "refund": {"deadline_working_days": 15}
@@ -397,7 +397,8 @@ db_test!(
             b_cards.push(card(&w, &scheme, &b, "50000.00").await);
         }
         b_cards.push(card(&w, &scheme, &b, "5000.00").await);
-        // C: ¥150,000, over 20% of its ¥500,000 revenue: 100%.
+        // C: ¥150,000 on a ¥500,000 revenue. 20% of the revenue is ¥100,000, but the special
+        // line is never below ¥200,000: not crossed, so 20% as a scale issuer.
         let c = issuer(
             &w,
             &scheme,
@@ -409,6 +410,19 @@ db_test!(
         let mut c_cards = vec![];
         for _ in 0..3 {
             c_cards.push(card(&w, &scheme, &c, "50000.00").await);
+        }
+        // D: ¥250,000 on a ¥1,200,000 revenue: over 20% of it (¥240,000, above the floor): 100%.
+        let d = issuer(
+            &w,
+            &scheme,
+            "丁美容院",
+            Some(IssuerType::Scale),
+            Some("1200000.00"),
+        )
+        .await;
+        let mut d_cards = vec![];
+        for _ in 0..5 {
+            d_cards.push(card(&w, &scheme, &d, "50000.00").await);
         }
         w.pass_days(1).await;
         w.clock.set(at("2026-04-07"));
@@ -437,20 +451,32 @@ db_test!(
         use_card(&w, &b_cards[2], "23000.00", "B2").await.unwrap();
         assert!(use_card(&w, &b_cards[2], "0.01", "B3").await.is_err());
 
-        // C keeps all of last quarter's 150,000.00: not a fen goes out of it.
-        let err = use_card(&w, &c_cards[0], "0.01", "C0").await.unwrap_err();
+        // C keeps 20% of 150,000.00 = 30,000.00.
+        use_card(&w, &c_cards[0], "50000.00", "C0").await.unwrap();
+        use_card(&w, &c_cards[1], "50000.00", "C1").await.unwrap();
+        let err = use_card(&w, &c_cards[2], "20000.01", "C2")
+            .await
+            .unwrap_err();
         assert!(
-            matches!(err, DomainError::CustodyBreach { required, .. } if required == m("150000.00")),
+            matches!(err, DomainError::CustodyBreach { required, .. } if required == m("30000.00")),
+            "{err:?}"
+        );
+        use_card(&w, &c_cards[2], "20000.00", "C2").await.unwrap();
+
+        // D keeps all of last quarter's 250,000.00: not a fen goes out of it.
+        let err = use_card(&w, &d_cards[0], "0.01", "D0").await.unwrap_err();
+        assert!(
+            matches!(err, DomainError::CustodyBreach { required, .. } if required == m("250000.00")),
             "{err:?}"
         );
         // New cards sold this quarter are what it may release against.
-        let fresh = card(&w, &scheme, &c, "50000.00").await;
+        let fresh = card(&w, &scheme, &d, "50000.00").await;
         w.pass_days(1).await;
-        use_card(&w, &c_cards[0], "20000.00", "C1").await.unwrap();
-        assert!(use_card(&w, &fresh, "30000.01", "C2").await.is_err());
-        use_card(&w, &fresh, "30000.00", "C2").await.unwrap();
+        use_card(&w, &d_cards[0], "20000.00", "D1").await.unwrap();
+        assert!(use_card(&w, &fresh, "30000.01", "D2").await.is_err());
+        use_card(&w, &fresh, "30000.00", "D2").await.unwrap();
 
-        // Alerts: B and C crossed their lines, A did not.
+        // Alerts: B and D crossed their lines, A and C did not.
         let crossed = alerts_of(&db, &w, AlertKind::WarningLineCrossed).await;
         let line_of = |merchant: PartyId| {
             crossed
@@ -459,8 +485,8 @@ db_test!(
                 .map(|x| x.details["line"]["ratio_bp"].as_u64().unwrap())
         };
         assert_eq!(
-            (line_of(a.id), line_of(b.id), line_of(c.id)),
-            (None, Some(4000), Some(10000))
+            (line_of(a.id), line_of(b.id), line_of(c.id), line_of(d.id)),
+            (None, Some(4000), None, Some(10000))
         );
         assert_eq!(crossed.len(), 2);
         clean(&db).await;

@@ -1,7 +1,7 @@
 //! Prepaid cards (预付卡): a card's money is released to the issuer as the holder uses it, and
 //! every use must leave in custody 20/30/40% of the previous quarter's card balance for a
 //! scale/group/brand issuer — more above Shanghai's warning lines (over ¥200,000 → 40%; over 20%
-//! of last year's revenue → 100%). A closing-down issuer releases nothing more and every card
+//! of last year's revenue, that figure at least ¥200,000 and at most ¥50m → 100%). A closing-down issuer releases nothing more and every card
 //! balance is refunded in one batch.
 
 use serde_json::{Value, json};
@@ -31,7 +31,7 @@ fn card_policy() -> Value {
             "ratio_by_issuer_bp": {"SCALE": 2000, "GROUP": 3000, "BRAND": 4000},
             "warning_lines": [
                 {"when": {"BALANCE_OVER": "200000.00"}, "ratio_bp": 4000},
-                {"when": {"SHARE_OF_REVENUE_OVER": 2000}, "ratio_bp": 10000}
+                {"when": {"SHARE_OF_REVENUE_OVER": {"share_bp": 2000, "floor": "200000.00", "cap": "50000000.00"}}, "ratio_bp": 10000}
             ]
         },
         "refund": {"deadline_working_days": 15}
@@ -109,8 +109,8 @@ async fn prepaid_cards_keep_custody_by_issuer_type_and_refund_every_card_on_clos
         ];
         typed.push((m, cards));
     }
-    // Shanghai's lines: exactly 200,000.00 is not over the line; 205,000.00 is (40%); 150,000.00
-    // on a revenue of 500,000.00 is over 20% of it (100%).
+    // Shanghai's lines: exactly 200,000.00 is not over the line; 205,000.00 is (40%); 250,000.00
+    // on a revenue of 1,000,000.00 is over 20% of it (100%).
     let at_line = issuer(&srv, &scheme, "甲健身会所", "SCALE", Some("2000000.00")).await;
     let at_line_card = card(&srv, &scheme, &at_line, "200000.00").await;
     let over = issuer(&srv, &scheme, "乙健身会所", "SCALE", Some("2000000.00")).await;
@@ -118,8 +118,8 @@ async fn prepaid_cards_keep_custody_by_issuer_type_and_refund_every_card_on_clos
         card(&srv, &scheme, &over, "150000.00").await,
         card(&srv, &scheme, &over, "55000.00").await,
     ];
-    let small = issuer(&srv, &scheme, "丙美容院", "SCALE", Some("500000.00")).await;
-    let small_card = card(&srv, &scheme, &small, "150000.00").await;
+    let small = issuer(&srv, &scheme, "丙美容院", "SCALE", Some("1000000.00")).await;
+    let small_card = card(&srv, &scheme, &small, "250000.00").await;
 
     // Paid today, settled tomorrow (T+1): nothing to use before.
     assert_eq!(
@@ -205,7 +205,8 @@ async fn prepaid_cards_keep_custody_by_issuer_type_and_refund_every_card_on_clos
         first_code(&use_card(&srv, &over_cards[1], "0.01").await),
         "INSUFFICIENT_FUNDS"
     );
-    // Over 20% of last year's revenue: all of last quarter's 150,000.00 stays.
+    // Over 20% of last year's revenue (200,000.00, no lower than the line's floor): all of last
+    // quarter's 250,000.00 stays.
     let c = ok_as(&srv, &bank, CUSTODY, json!({"m": small, "s": scheme})).await["custodyStatus"]
         .clone();
     assert_eq!(
@@ -214,7 +215,11 @@ async fn prepaid_cards_keep_custody_by_issuer_type_and_refund_every_card_on_clos
             amount(&c["required"]),
             amount(&c["warningLine"])
         ),
-        (Some(10000), "150000.00", "SHARE_OF_REVENUE_OVER 2000")
+        (
+            Some(10000),
+            "250000.00",
+            "SHARE_OF_REVENUE_OVER 2000 FLOOR 200000.00 CAP 50000000.00"
+        )
     );
     assert_eq!(
         first_code(&use_card(&srv, &small_card, "0.01").await),

@@ -140,7 +140,7 @@ async fn run_case(db: &TestDb, ops: Vec<Op>, moved: &Moved) -> Result<(), TestCa
     for op in ops {
         let before = balances(&c).await;
         // What the path says it moved: out of each order's escrow, into and out of the payable.
-        let mut escrow_out = vec![0i64; ORDERS];
+        let mut escrow_out = [0i64; ORDERS];
         let mut payable_in = 0i64;
         let mut payable_out = 0i64;
         let mut released_any = false;
