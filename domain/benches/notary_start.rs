@@ -160,6 +160,7 @@ fn fixture_row(seq: u64, at: Timestamp) -> (event::ActiveModel, Hash) {
         canonical: Set(canonical),
         leaf_hash: Set(leaf.to_string()),
         salt: Set(None),
+        opening: Set(None),
     };
     (row, leaf)
 }

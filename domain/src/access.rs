@@ -77,7 +77,8 @@ impl Command for RecordAccess {
             "case_no": self.case_no,
             "orders": self.orders,
         });
-        let mut e = NewEvent::new("access.read", data);
+        // Sealed: the leaf commits to who read what, under which case, without showing it.
+        let mut e = NewEvent::new("access.read", data).sealed();
         if let Some(text) = &self.asked_text {
             e = e.personal("asked_text", text.clone());
         }
@@ -87,7 +88,7 @@ impl Command for RecordAccess {
         // One event for the read, and one on each order's own history.
         tx.emit(e);
         for o in &self.orders {
-            tx.emit(NewEvent::new("access.order_read", json!({ "access_seq": seq, "role": tx.principal.role, "case_no": self.case_no })).order(*o));
+            tx.emit(NewEvent::new("access.order_read", json!({ "access_seq": seq, "role": tx.principal.role, "case_no": self.case_no })).order(*o).sealed());
         }
         Ok(seq)
     }

@@ -240,6 +240,29 @@ async fn audit_events<C: ConnectionTrait>(
                 format!("event {} fields do not match its canonical bytes", e.seq),
             );
         }
+        // A sealed event's opening must be what its leaf commits to.
+        if let Some(opening) = &e.opening {
+            let opens = match (
+                serde_json::from_str::<serde_json::Value>(opening),
+                e.salt.as_deref().map(hex::decode),
+            ) {
+                (Ok(clear), Some(Ok(salt))) => {
+                    crate::event::sealed_data(
+                        &salt,
+                        &clear,
+                        e.order_id.map(OrderId),
+                        e.merchant_id.map(PartyId),
+                    )? == data
+                }
+                _ => false,
+            };
+            if !opens {
+                report.breach(
+                    "event_opening",
+                    format!("event {} opening does not match its commitments", e.seq),
+                );
+            }
+        }
         let leaf = lvyue_notary::leaf_hash(e.canonical.as_bytes()).to_string();
         if leaf != e.leaf_hash {
             report.breach(

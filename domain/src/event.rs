@@ -38,6 +38,8 @@ pub struct NewEvent {
     pub data: Value,
     /// Personal fields to commit to: `(label, value)`; they appear in `data.commitments`.
     pub personal: Vec<(&'static str, String)>,
+    /// The whole event is committed to: see [`NewEvent::sealed`].
+    pub sealed: bool,
 }
 
 impl NewEvent {
@@ -50,7 +52,18 @@ impl NewEvent {
             scheme_id: None,
             data,
             personal: Vec::new(),
+            sealed: false,
         }
+    }
+
+    /// Seals the event: its `data`, its order and its merchant appear in the leaf only as
+    /// salted commitments (`data.commitments.data`, `.order_id`, `.merchant_id`), so neither
+    /// the leaf bytes nor its hash tell anyone who read what; the clear `data` is kept beside
+    /// the leaf (the event's opening) for the readers allowed to see it. The access log's
+    /// events are sealed.
+    pub fn sealed(mut self) -> NewEvent {
+        self.sealed = true;
+        self
     }
 
     pub fn order(mut self, id: OrderId) -> NewEvent {
@@ -149,6 +162,7 @@ pub async fn append<C: ConnectionTrait>(
             canonical: Set(record.canonical),
             leaf_hash: Set(record.leaf_hash.to_string()),
             salt: Set(record.salt.map(hex::encode)),
+            opening: Set(record.opening.map(|o| o.to_string())),
         });
         seq += 1;
     }
@@ -191,6 +205,8 @@ pub struct SealedEvent {
     pub canonical: String,
     pub leaf_hash: lvyue_notary::Hash,
     pub salt: Option<[u8; 32]>,
+    /// A sealed event's clear data.
+    pub opening: Option<Value>,
 }
 
 fn seal(seq: Seq, at: Timestamp, e: NewEvent) -> Result<SealedEvent, DomainError> {
@@ -200,7 +216,7 @@ fn seal(seq: Seq, at: Timestamp, e: NewEvent) -> Result<SealedEvent, DomainError
             e.kind
         )));
     };
-    let salt = if e.personal.is_empty() {
+    let salt = if e.personal.is_empty() && !e.sealed {
         None
     } else {
         let mut salt = [0u8; 32];
@@ -215,10 +231,21 @@ fn seal(seq: Seq, at: Timestamp, e: NewEvent) -> Result<SealedEvent, DomainError
                 )
             })
             .collect();
-        data.insert("commitments".into(), Value::Object(commitments));
+        if !commitments.is_empty() {
+            data.insert("commitments".into(), Value::Object(commitments));
+        }
         Some(salt)
     };
-    let data = Value::Object(data);
+    let (data, opening) = match (e.sealed, salt) {
+        (true, Some(salt)) => {
+            let clear = Value::Object(data);
+            (
+                sealed_data(&salt, &clear, e.order_id, e.merchant_id)?,
+                Some(clear),
+            )
+        }
+        _ => (Value::Object(data), None),
+    };
     let canonical = canonical_form(seq, e.kind, at, e.order_id, e.merchant_id, &data)?;
     let leaf_hash = lvyue_notary::leaf_hash(canonical.as_bytes());
     Ok(SealedEvent {
@@ -231,7 +258,41 @@ fn seal(seq: Seq, at: Timestamp, e: NewEvent) -> Result<SealedEvent, DomainError
         canonical,
         leaf_hash,
         salt,
+        opening,
     })
+}
+
+/// The leaf data of a sealed event: commitments to its clear data and to its ids.
+///
+/// # Errors
+/// `INTERNAL` when the data cannot be put in canonical form.
+pub fn sealed_data(
+    salt: &[u8],
+    clear: &Value,
+    order_id: Option<OrderId>,
+    merchant_id: Option<PartyId>,
+) -> Result<Value, DomainError> {
+    let bytes =
+        lvyue_notary::canonical_json(clear).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let mut c = Map::new();
+    c.insert(
+        "data".into(),
+        Value::String(commitment(salt, "data", &text)),
+    );
+    if let Some(o) = order_id {
+        c.insert(
+            "order_id".into(),
+            Value::String(commitment(salt, "order_id", &o.to_string())),
+        );
+    }
+    if let Some(m) = merchant_id {
+        c.insert(
+            "merchant_id".into(),
+            Value::String(commitment(salt, "merchant_id", &m.to_string())),
+        );
+    }
+    Ok(json!({ "commitments": c }))
 }
 
 /// The canonical JSON (RFC 8785) of an event: its leaf bytes.
@@ -247,10 +308,12 @@ pub fn canonical_form(
     data: &Value,
 ) -> Result<String, DomainError> {
     let mut obj = json!({ "seq": seq.0, "type": kind, "at": at.rfc3339(), "data": data });
-    if let Some(o) = order_id {
+    // An id the data commits to (a sealed event's) is not also in the leaf in clear.
+    let committed = |label: &str| data["commitments"].get(label).is_some();
+    if let Some(o) = order_id.filter(|_| !committed("order_id")) {
         obj["order_id"] = Value::String(o.to_string());
     }
-    if let Some(m) = merchant_id {
+    if let Some(m) = merchant_id.filter(|_| !committed("merchant_id")) {
         obj["merchant_id"] = Value::String(m.to_string());
     }
     let bytes =
@@ -272,6 +335,8 @@ pub struct EventRecord {
     pub canonical: String,
     pub leaf_hash: String,
     pub salt: Option<String>,
+    /// A sealed event's clear data ([`NewEvent::sealed`]): the bank's to read.
+    pub opening: Option<Value>,
 }
 
 impl TryFrom<event::Model> for EventRecord {
@@ -290,6 +355,12 @@ impl TryFrom<event::Model> for EventRecord {
             canonical: m.canonical,
             leaf_hash: m.leaf_hash,
             salt: m.salt,
+            opening: m
+                .opening
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| DomainError::Internal(format!("event opening: {e}")))?,
         })
     }
 }
@@ -321,6 +392,44 @@ mod tests {
         assert_eq!(
             c,
             r#"{"at":"1970-01-01T00:00:00.000000Z","data":{"a":"x","b":1},"order_id":"ord_3","seq":7,"type":"order.opened"}"#
+        );
+    }
+
+    #[test]
+    fn a_sealed_event_shows_nothing_guessable_in_its_leaf() {
+        let e = NewEvent::new(
+            "access.order_read",
+            json!({"role": "COURT", "case_no": "(2026)苏0102执9号"}),
+        )
+        .order(OrderId(12))
+        .sealed();
+        let sealed = seal(Seq(41), Timestamp(0), e).unwrap();
+        assert!(!sealed.canonical.contains("ord_12"), "{}", sealed.canonical);
+        assert!(!sealed.canonical.contains("COURT"), "{}", sealed.canonical);
+        assert!(!sealed.canonical.contains("执9号"), "{}", sealed.canonical);
+        let salt = sealed.salt.unwrap();
+        assert_eq!(
+            sealed.data["commitments"]["order_id"],
+            Value::String(commitment(&salt, "order_id", "ord_12"))
+        );
+        let opening = sealed.opening.unwrap();
+        assert_eq!(opening["case_no"], "(2026)苏0102执9号");
+        assert_eq!(
+            sealed.data,
+            sealed_data(&salt, &opening, Some(OrderId(12)), None).unwrap()
+        );
+        // The canonical form is recomputed from the row alone, as the audit does.
+        assert_eq!(
+            canonical_form(
+                Seq(41),
+                "access.order_read",
+                Timestamp(0),
+                Some(OrderId(12)),
+                None,
+                &sealed.data
+            )
+            .unwrap(),
+            sealed.canonical
         );
     }
 

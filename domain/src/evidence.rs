@@ -194,7 +194,9 @@ fn evidence_event(
         leaf_hash: e.leaf_hash.clone(),
         inclusion_proof: path.iter().map(Hash::to_string).collect(),
         tlog_proof,
-        salt: e.salt.clone(),
+        // A sealed event (another reader's access record) is proved, not opened: its salt
+        // would let anyone try the few possible order ids and case numbers against it.
+        salt: e.salt.clone().filter(|_| e.opening.is_none()),
     })
 }
 
@@ -335,7 +337,16 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(access.kind, "access.read");
-            assert_eq!(access.data["case_no"], "(2026)苏0102民初1号");
+            assert_eq!(
+                access.opening.as_ref().unwrap()["case_no"],
+                "(2026)苏0102民初1号"
+            );
+            // Its leaf commits to the case number without showing it.
+            assert!(
+                !access.canonical.contains("民初1号"),
+                "{}",
+                access.canonical
+            );
             // A changed byte, a wrong key, a wrong seq: each fails.
             let mut tampered = b.clone();
             tampered.orders[0].events[0].canonical = tampered.orders[0].events[0]

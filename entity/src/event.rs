@@ -19,6 +19,8 @@ pub struct Model {
     pub leaf_hash: String,
     /// Hex salt of the personal-data commitments in `data`; disclosed only to authorized readers.
     pub salt: Option<String>,
+    /// A sealed event's clear `data` (JSON text), committed to in the leaf and kept off it.
+    pub opening: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,7 @@ mod m20261207_000011_holiday_calendar;
 mod m20261207_000012_order_split_terms;
 mod m20261207_000013_confirmers;
 mod m20261207_000014_partial_refunds;
+mod m20261207_000015_event_openings;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_order_split_terms::Migration),
             Box::new(m20261207_000013_confirmers::Migration),
             Box::new(m20261207_000014_partial_refunds::Migration),
+            Box::new(m20261207_000015_event_openings::Migration),
         ]
     }
 }

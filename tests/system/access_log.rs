@@ -14,7 +14,7 @@ use crate::world::{bank_do, driving_school, monday, paid_order, shenzhen_policy}
 async fn reads(srv: &TestServer) -> Vec<Value> {
     let all = bank_do(
         srv,
-        "{ events(first: 200) { edges { node { type data } } } }",
+        "{ events(first: 200) { edges { node { type opening } } } }",
         json!({}),
     )
     .await;
@@ -23,7 +23,7 @@ async fn reads(srv: &TestServer) -> Vec<Value> {
         .unwrap()
         .iter()
         .filter(|e| e["node"]["type"] == "access.read")
-        .map(|e| e["node"]["data"].clone())
+        .map(|e| e["node"]["opening"].clone())
         .collect()
 }
 
@@ -201,4 +201,83 @@ async fn what_is_recorded_is_what_was_read_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_is_recorded_is_what_was_read_postgres() {
     what_is_recorded_is_what_was_read(Backend::Postgres).await;
+}
+
+/// The attack the access log must resist: an anonymous caller takes the public leaf hash of an
+/// order-read record and tries every order id in it — here even knowing the record's exact
+/// seq, time and reader role. The leaf commits to all of them under a secret salt: no guess
+/// matches.
+async fn nobody_outside_can_tell_which_order_was_read(backend: Backend) {
+    let Some((srv, _clock)) = TestServer::start_at(backend, monday()).await else {
+        return;
+    };
+    let w = driving_school(&srv, shenzhen_policy()).await;
+    let mut orders = Vec::new();
+    for _ in 0..5 {
+        orders.push(paid_order(&srv, &w, "500.00").await);
+    }
+    let read = &orders[3];
+    TestServer::ok(
+        srv.gql(
+            Some(&w.regulator_principal()),
+            "query($o: ID!) { order(id: $o) { status } }",
+            json!({"o": read}),
+        )
+        .await,
+    );
+    srv.sync_log().await;
+    let events = bank_do(
+        &srv,
+        "query($o: ID!) { events(order: $o, first: 100) { edges { node { id type canonical } } } }",
+        json!({"o": read}),
+    )
+    .await;
+    let record = events["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|e| e["type"] == "access.order_read")
+        .expect("the read is on the order's record");
+    let public = TestServer::ok(
+        srv.gql(
+            None,
+            "query($e: ID!) { inclusionProofByEvent(event: $e) { leafHash } }",
+            json!({"e": record["id"]}),
+        )
+        .await,
+    );
+    let leaf_hash = public["inclusionProofByEvent"]["leafHash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The attacker's best knowledge: the exact seq, time and type (taken here from the bank's
+    // copy of the leaf), the reader's role, and every order id there is.
+    let real: Value = serde_json::from_str(record["canonical"].as_str().unwrap()).unwrap();
+    let seq = real["seq"].as_u64().unwrap();
+    for guess in &orders {
+        for data in [
+            json!({"access_seq": seq - 1, "role": "REGULATOR", "case_no": null}),
+            json!({"role": "REGULATOR"}),
+        ] {
+            let leaf = json!({"seq": seq, "type": "access.order_read", "at": real["at"], "order_id": guess, "data": data});
+            let bytes = lvyue_notary::canonical_json(&leaf).unwrap();
+            assert_ne!(
+                lvyue_notary::leaf_hash(&bytes).to_string(),
+                leaf_hash,
+                "the public leaf hash gives away that {guess} was read"
+            );
+        }
+    }
+    assert!(!real.to_string().contains(read.as_str()), "{real}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_outside_can_tell_which_order_was_read_sqlite() {
+    nobody_outside_can_tell_which_order_was_read(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_outside_can_tell_which_order_was_read_postgres() {
+    nobody_outside_can_tell_which_order_was_read(Backend::Postgres).await;
 }

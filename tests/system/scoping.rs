@@ -155,7 +155,7 @@ async fn every_regulator_read_is_on_the_record(backend: Backend) {
     );
     let events = bank_do(
         &srv,
-        "query($o: ID!) { events(order: $o, first: 50) { edges { node { type data } } } }",
+        "query($o: ID!) { events(order: $o, first: 50) { edges { node { type opening canonical } } } }",
         json!({"o": order}),
     )
     .await;
@@ -166,10 +166,16 @@ async fn every_regulator_read_is_on_the_record(backend: Backend) {
         .filter(|e| e["node"]["type"] == "access.order_read")
         .collect();
     assert_eq!(on_order.len(), 1, "{events}");
-    assert_eq!(on_order[0]["node"]["data"]["role"], "REGULATOR");
+    // The bank reads who it was; the leaf only commits to it (and to the order).
+    assert_eq!(on_order[0]["node"]["opening"]["role"], "REGULATOR");
+    let leaf = on_order[0]["node"]["canonical"].as_str().unwrap();
+    assert!(
+        !leaf.contains(order.as_str()) && !leaf.contains("REGULATOR"),
+        "{leaf}"
+    );
     let all = bank_do(
         &srv,
-        "{ events(first: 200) { edges { node { type data } } } }",
+        "{ events(first: 200) { edges { node { type opening } } } }",
         json!({}),
     )
     .await;
@@ -179,8 +185,8 @@ async fn every_regulator_read_is_on_the_record(backend: Backend) {
         .iter()
         .find(|e| e["node"]["type"] == "access.read")
         .expect("access.read");
-    assert_eq!(read["node"]["data"]["operation"], "ListForInspection");
-    assert_eq!(read["node"]["data"]["subject"], reg.subject);
+    assert_eq!(read["node"]["opening"]["operation"], "ListForInspection");
+    assert_eq!(read["node"]["opening"]["subject"], reg.subject);
 
     // A court's evidence request is on the order's record for the bank, but the regulator
     // sees no access record at all: not the court's case number, not its own reads.

@@ -64,9 +64,21 @@ impl Event {
         self.0.merchant_id.map(gid)
     }
 
-    /// What happened; personal data only as salted commitments.
+    /// What happened; personal data only as salted commitments. A sealed event (the access
+    /// log's) shows only commitments here: see `opening`.
     async fn data(&self) -> Json<serde_json::Value> {
         Json(self.0.data.clone())
+    }
+
+    /// A sealed event's clear data — who read what, under which case — which its leaf only
+    /// commits to. The bank's alone: null for everyone else, and for events that are not
+    /// sealed.
+    async fn opening(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Json<serde_json::Value>>> {
+        let bank = ctx.principal().is_ok_and(|p| p.role == Role::Bank);
+        Ok(self.0.opening.clone().filter(|_| bank).map(Json))
     }
 
     /// The leaf bytes: RFC 8785 canonical JSON.

@@ -306,6 +306,7 @@ mod tests {
             canonical: String::new(),
             leaf_hash: String::new(),
             salt: None,
+            opening: None,
         };
         let paid = event_doc(&event("payment.collected"), None, Some(&merchant));
         assert_eq!(paid.region.as_deref(), Some("320102"));
