@@ -63,6 +63,17 @@ pub struct Config {
     #[command(flatten)]
     pub jwt: JwtConfig,
 
+    /// Bearer token `/metrics` asks for (`Authorization: Bearer …`). Unset, `/metrics` is open
+    /// to whoever reaches the port: set it, or keep the port off networks that may not see
+    /// the service's figures.
+    #[arg(
+        long = "metrics-token",
+        env = "LVYUE_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<Secret>,
+
     #[command(flatten)]
     pub pii: PiiConfig,
 
@@ -445,6 +456,7 @@ impl Config {
                 audience: DEFAULT_JWT_AUDIENCE.into(),
                 max_lifetime_days: DEFAULT_JWT_MAX_LIFETIME_DAYS,
             },
+            metrics_token: None,
             pii: PiiConfig::default(),
             limits: Limits::default(),
             tls: TlsConfig::default(),

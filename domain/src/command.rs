@@ -126,7 +126,7 @@ impl Escrow {
         let now = self.clock.now().max(pos.last_at);
         let claimed = match key {
             Some((key, hash)) => {
-                match idempotency::claim(&txn, &principal.subject, key, C::NAME, hash, now).await? {
+                match idempotency::claim(&txn, principal, key, C::NAME, hash, now).await? {
                     Claim::Fresh(id) => Some(id),
                     Claim::Replay(response) => {
                         txn.rollback().await?;

@@ -147,6 +147,24 @@ pub async fn escrow_balance<C: ConnectionTrait>(db: &C, group: AccountId) -> Dom
     )?)
 }
 
+/// The placeholder of bind parameter `i` (1-based) on `backend`.
+fn param(backend: DbBackend, i: usize) -> String {
+    if backend == DbBackend::Postgres {
+        format!("${i}")
+    } else {
+        "?".to_owned()
+    }
+}
+
+/// Runs a query whose one row has a BIGINT column `total`.
+async fn total<C: ConnectionTrait>(db: &C, stmt: Statement) -> DomainResult<i64> {
+    let row = db
+        .query_one_raw(stmt)
+        .await?
+        .ok_or_else(|| DomainError::Internal("custody sum returned nothing".into()))?;
+    Ok(row.try_get::<i64>("", "total")?)
+}
+
 /// Sum of the balances of the escrow accounts under `group`, now or as of `at`.
 async fn escrow_total<C: ConnectionTrait>(
     db: &C,
@@ -154,13 +172,8 @@ async fn escrow_total<C: ConnectionTrait>(
     at: Option<Timestamp>,
 ) -> DomainResult<i64> {
     let backend = db.get_database_backend();
-    let p = |i: usize| {
-        if backend == DbBackend::Postgres {
-            format!("${i}")
-        } else {
-            "?".to_owned()
-        }
-    };
+    let p = |i| param(backend, i);
+    let escrow = AccountKind::Escrow.as_str();
     let stmt = match at {
         None => Statement::from_sql_and_values(
             backend,
@@ -169,7 +182,7 @@ async fn escrow_total<C: ConnectionTrait>(
                 p(1),
                 p(2)
             ),
-            [group.0.into(), AccountKind::Escrow.as_str().into()],
+            [group.0.into(), escrow.into()],
         ),
         Some(t) => Statement::from_sql_and_values(
             backend,
@@ -181,18 +194,10 @@ async fn escrow_total<C: ConnectionTrait>(
                 p(2),
                 p(3)
             ),
-            [
-                group.0.into(),
-                AccountKind::Escrow.as_str().into(),
-                t.0.into(),
-            ],
+            [group.0.into(), escrow.into(), t.0.into()],
         ),
     };
-    let row = db
-        .query_one_raw(stmt)
-        .await?
-        .ok_or_else(|| DomainError::Internal("custody sum returned nothing".into()))?;
-    Ok(row.try_get::<i64>("", "total")?)
+    total(db, stmt).await
 }
 
 /// Sum of the payments to the orders under `group` that were paid and not yet settled, now or
@@ -203,13 +208,7 @@ async fn clearing_total<C: ConnectionTrait>(
     at: Option<Timestamp>,
 ) -> DomainResult<i64> {
     let backend = db.get_database_backend();
-    let p = |i: usize| {
-        if backend == DbBackend::Postgres {
-            format!("${i}")
-        } else {
-            "?".to_owned()
-        }
-    };
+    let p = |i| param(backend, i);
     let base = "SELECT CAST(COALESCE(SUM(pay.amount_fen), 0) AS BIGINT) AS total FROM payment pay \
                 JOIN escrow_order o ON o.id = pay.order_id JOIN account a ON a.id = o.escrow_account_id";
     let stmt = match at {
@@ -233,11 +232,7 @@ async fn clearing_total<C: ConnectionTrait>(
             [group.0.into(), t.0.into(), t.0.into()],
         ),
     };
-    let row = db
-        .query_one_raw(stmt)
-        .await?
-        .ok_or_else(|| DomainError::Internal("clearing sum returned nothing".into()))?;
-    Ok(row.try_get::<i64>("", "total")?)
+    total(db, stmt).await
 }
 
 /// The last day of the calendar quarter before the one `today` is in.

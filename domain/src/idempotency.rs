@@ -1,7 +1,9 @@
 //! Idempotency keys: every money-moving command carries one. The first successful command
 //! under a key stores a hash of its request and its result; a replay with the same request
 //! returns that result, a different request under the same key is a `CONFLICT`. Keys are kept
-//! forever and are scoped to the principal that used them.
+//! forever and are scoped to the principal that used them: its role, its party and its
+//! subject together, so two parties whose tokens share a subject never see each other's
+//! results.
 //!
 //! The key row is claimed at the start of the command's transaction and completed at its end,
 //! so a concurrent duplicate waits on the unique index and then sees the finished record; a
@@ -17,6 +19,7 @@ use lvyue_entity::idempotency_record as rec;
 
 use crate::clock::Timestamp;
 use crate::error::DomainError;
+use crate::principal::Principal;
 
 /// Longest idempotency key accepted (a UUID is 36).
 pub const MAX_KEY_LEN: usize = 128;
@@ -63,18 +66,46 @@ pub enum Claim {
     Replay(String),
 }
 
+/// Whose a key is: role, party and subject (`MERCHANT|pty_3|ops-1`).
+pub fn owner(p: &Principal) -> String {
+    let party = p
+        .party_id
+        .map_or_else(|| "-".to_owned(), |id| id.to_string());
+    format!("{}|{party}|{}", p.role, p.subject)
+}
+
 /// Claims `key` for `principal` inside the command's transaction.
 ///
 /// # Errors
 /// `CONFLICT` when the key was used for a different request; database errors.
 pub async fn claim<C: ConnectionTrait>(
     db: &C,
-    principal: &str,
+    who: &Principal,
     key: &IdempotencyKey,
     command: &str,
     hash: &str,
     now: Timestamp,
 ) -> Result<Claim, DomainError> {
+    let principal = owner(who);
+    let principal = principal.as_str();
+    // Keys written before keys were scoped by role and party were scoped by the subject alone:
+    // a retry of such a request must still find its first answer, never run twice.
+    if let Some(legacy) = rec::Entity::find()
+        .filter(rec::Column::Principal.eq(who.subject.as_str()))
+        .filter(rec::Column::Key.eq(key.as_str()))
+        .one(db)
+        .await?
+        && !legacy.response.is_empty()
+    {
+        return if legacy.request_hash == hash && legacy.command == command {
+            Ok(Claim::Replay(legacy.response))
+        } else {
+            Err(DomainError::Conflict(format!(
+                "idempotency key {:?} was already used for a different request",
+                key.as_str()
+            )))
+        };
+    }
     let inserted = rec::Entity::insert(rec::ActiveModel {
         principal: Set(principal.to_owned()),
         key: Set(key.0.clone()),
@@ -127,4 +158,54 @@ pub async fn complete<C: ConnectionTrait>(
     .update(db)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::access::RecordAccess;
+    use crate::db_test;
+    use crate::ids::PartyId;
+    use crate::principal::{Jurisdiction, Role};
+    use crate::testing::TestDb;
+
+    fn who(role: Role, party: i64) -> Principal {
+        Principal {
+            subject: "shared-subject".into(),
+            role,
+            party_id: Some(PartyId(party)),
+            jurisdiction: Jurisdiction::default(),
+        }
+    }
+
+    db_test!(
+        parties_sharing_a_subject_never_share_a_key,
+        |db: TestDb| async move {
+            let escrow = db.escrow().await;
+            let key = IdempotencyKey::new("read-1").unwrap();
+            let read = RecordAccess {
+                operation: "graphql".into(),
+                objects: vec!["party pty_1".into()],
+                ..RecordAccess::default()
+            };
+            let regulator = who(Role::Regulator, 1);
+            let court = who(Role::Court, 2);
+            let first = escrow.execute(&regulator, Some(&key), &read).await.unwrap();
+            // The same key and request under another party is its own request, not a replay
+            // of the regulator's answer.
+            let second = escrow.execute(&court, Some(&key), &read).await.unwrap();
+            assert_ne!(first, second);
+            // Each replays its own.
+            assert_eq!(
+                escrow.execute(&regulator, Some(&key), &read).await.unwrap(),
+                first
+            );
+            assert_eq!(
+                escrow.execute(&court, Some(&key), &read).await.unwrap(),
+                second
+            );
+            assert_eq!(owner(&court), "COURT|pty_2|shared-subject");
+        }
+    );
 }

@@ -168,3 +168,37 @@ async fn unknown_routes_and_methods_are_refused_plainly() {
     assert_eq!(srv.get("/nope").await.0, 404);
     assert_eq!(srv.get("/graphql").await.0, 405);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_behind_a_token_answer_only_to_it() {
+    let srv = TestServer::start_with(|c| {
+        c.metrics_token = Some(lvyue_api::config::Secret::new("scrape-me-7f3a"));
+    })
+    .await;
+    let (status, body) = srv.get("/metrics").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("lvyue_log_size"), "{body}");
+    for wrong in [
+        "Bearer scrape-me",
+        "Bearer scrape-me-7f3b",
+        "scrape-me-7f3a",
+    ] {
+        let r = srv
+            .client
+            .get(srv.url("/metrics"))
+            .header("Authorization", wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{wrong}");
+    }
+    let r = srv
+        .client
+        .get(srv.url("/metrics"))
+        .bearer_auth("scrape-me-7f3a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains("lvyue_log_size"));
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
@@ -129,7 +129,25 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.config.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Compared by their hashes: equal-length digests, so the time taken says nothing
+        // about how much of the token was right.
+        let digest = |s: &str| <sha2::Sha256 as sha2::Digest>::digest(s.as_bytes());
+        if digest(given) != digest(token.expose()) {
+            return super::graphql::refuse(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                crate::error::ErrorCode::Unauthenticated,
+                "/metrics needs the metrics token (LVYUE_METRICS_TOKEN) as a bearer token",
+            );
+        }
+    }
     // The calendar's reach is read at scrape time: it changes with the date and with a load on
     // any node, and reading it is one small query.
     let today = state.escrow.clock().now().china_date();

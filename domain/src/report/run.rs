@@ -138,7 +138,8 @@ impl Command for RecordReportRun {
     }
 }
 
-/// A run the principal may see: the bank any, others their own.
+/// A run the principal may see: the bank any, others their own (same party, role and
+/// subject: a token naming another party with the same subject sees nothing).
 ///
 /// # Errors
 /// `NOT_FOUND` when it does not exist or is someone else's.
@@ -152,7 +153,9 @@ pub async fn get_report_run<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| DomainError::not_found("report", id))?
         .try_into()?;
-    if p.role == Role::Bank || (run.subject == p.subject && run.role == p.role) {
+    if p.role == Role::Bank
+        || (run.subject == p.subject && run.role == p.role && run.party == p.party_id)
+    {
         Ok(run)
     } else {
         Err(DomainError::not_found("report", id))
@@ -198,4 +201,52 @@ pub async fn report_runs<C: ConnectionTrait>(
         items: rows,
         has_next,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::db_test;
+    use crate::principal::Jurisdiction;
+    use crate::testing::TestDb;
+
+    db_test!(
+        a_run_is_seen_by_its_own_party_only,
+        |db: TestDb| async move {
+            let escrow = db.escrow().await;
+            let merchant = |party| Principal {
+                subject: "shared-subject".into(),
+                role: Role::Merchant,
+                party_id: Some(PartyId(party)),
+                jurisdiction: Jurisdiction::default(),
+            };
+            let run = escrow
+                .execute(
+                    &merchant(1),
+                    None,
+                    &RecordReportRun {
+                        kind: ReportKind::Balances,
+                        params: json!({"report": "merchant-balances"}),
+                    },
+                )
+                .await
+                .unwrap();
+            get_report_run(escrow.db(), &merchant(1), run.id)
+                .await
+                .unwrap();
+            let err = get_report_run(escrow.db(), &merchant(2), run.id)
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), crate::error::ErrorCode::NotFound);
+            let page = Page::new(None, 10).unwrap();
+            assert!(
+                report_runs(escrow.db(), &merchant(2), page)
+                    .await
+                    .unwrap()
+                    .items
+                    .is_empty()
+            );
+        }
+    );
 }
