@@ -281,3 +281,82 @@ async fn nobody_outside_can_tell_which_order_was_read_sqlite() {
 async fn nobody_outside_can_tell_which_order_was_read_postgres() {
     nobody_outside_can_tell_which_order_was_read(Backend::Postgres).await;
 }
+
+/// The recorded part of an access record: what was asked, the objects and the orders.
+fn recorded(rec: &Value) -> (Vec<String>, Vec<String>, Vec<String>) {
+    (
+        strings(&rec["asked"]),
+        strings(&rec["objects"]),
+        strings(&rec["orders"]),
+    )
+}
+
+/// The same reads over HTTP and over the WebSocket, worded with aliases, fragments and
+/// variables, leave the same records, and every order an answer shows is in its record.
+async fn the_same_reads_leave_the_same_records_on_either_transport(backend: Backend) {
+    use crate::subscriptions::{connect, next, over_socket, send};
+    let Some((srv, _clock)) = TestServer::start_at(backend, monday()).await else {
+        return;
+    };
+    let w = driving_school(&srv, shenzhen_policy()).await;
+    let mut orders = Vec::new();
+    for _ in 0..3 {
+        orders.push(paid_order(&srv, &w, "500.00").await);
+    }
+    let reg = w.regulator_principal();
+    let reads = [
+        (
+            "query Inspect($n: Int) { list: orders(first: $n) { edges { node { ...O } } } } fragment O on Order { ref: id status }",
+            json!({"n": 2}),
+        ),
+        (
+            "query($o: ID!) { ... on Query { one: order(id: $o) { payments { amount } events(first: 5) { edges { node { type } } } } } }",
+            json!({"o": orders[2]}),
+        ),
+        (
+            "{ merchants(first: 5) { edges { node { name } } } }",
+            json!({}),
+        ),
+    ];
+    let mut socket = connect(&srv).await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", srv.token(&reg)) } })).await;
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "connection_ack");
+    for (i, (q, vars)) in reads.iter().enumerate() {
+        let n = reads_of(&srv).await;
+        let over_http = TestServer::ok(srv.gql(Some(&reg), q, vars.clone()).await);
+        let by_http = added(&srv, n).await;
+        let n = reads_of(&srv).await;
+        let over_ws = over_socket(&mut socket, &format!("r{i}"), q, vars.clone()).await;
+        assert!(over_ws.get("errors").is_none(), "{over_ws}");
+        assert_eq!(over_ws["data"], over_http, "{q}");
+        let by_ws = added(&srv, n).await;
+        assert_eq!(recorded(&by_http), recorded(&by_ws), "{q}");
+        // Every order id the answer shows, under whatever alias, is in the record.
+        let shown: Vec<String> = orders
+            .iter()
+            .filter(|o| over_http.to_string().contains(o.as_str()))
+            .cloned()
+            .collect();
+        let (_, _, recorded_orders) = recorded(&by_http);
+        for o in &shown {
+            assert!(
+                recorded_orders.contains(o),
+                "{o} shown but not recorded: {by_http}"
+            );
+        }
+    }
+}
+
+async fn reads_of(srv: &TestServer) -> usize {
+    reads(srv).await.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_reads_leave_the_same_records_on_either_transport_sqlite() {
+    the_same_reads_leave_the_same_records_on_either_transport(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_reads_leave_the_same_records_on_either_transport_postgres() {
+    the_same_reads_leave_the_same_records_on_either_transport(Backend::Postgres).await;
+}

@@ -9,7 +9,7 @@
 //!
 //! | outflow | checks besides the ledger's holds and balances |
 //! |---|---|
-//! | release, card usage | the milestone's confirmations (or its time, or the order's expiry); its money in escrow (an instalment paid and settled); the policy's split terms; every recipient active, enrolled, not closing down, not on the dishonest-debtor list; the scheme active; the per-release and monthly caps; custody after the release |
+//! | release, card usage | the milestone's confirmations, or its time, or the order's expiry (the release path decides which milestone is due by the gate's [`confirmations_complete`]); its money in escrow (an instalment paid and settled); the policy's split terms; every recipient active, enrolled, not closing down, not on the dishonest-debtor list; the scheme active; the per-release and monthly caps; custody after the release |
 //! | payout, batch payout | the merchant neither blocked nor closed; the scheme's policy lets payables be paid out (a canteen's money leaves only as purchase payments) |
 //! | refund, purchase payment, medical refund, deposit withdrawal and conversion, voucher transfer, redemption and expiry, court deduction | the path's own command has checked its business state (an approved purchase, a court's freeze); the gate records the path and limits the debit to the amount asked |
 //! | adjustment | the bank only |
@@ -257,12 +257,6 @@ pub fn clear(
         ))),
         _ => Ok(Clearance::new(outflow, order).allow(account, amount)),
     }
-}
-
-/// Adds a further supervised account the same outflow takes from (a refund's route through a
-/// voucher, a batch's several payables).
-pub fn also(clearance: Clearance, account: AccountId, amount: Money) -> Clearance {
-    clearance.allow(account, amount)
 }
 
 /// A merchant that is to receive released money: active, not on the dishonest-debtor list,
