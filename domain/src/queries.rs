@@ -435,7 +435,8 @@ pub async fn parties<C: ConnectionTrait>(
 }
 
 /// A party by id as the principal may see it: the bank any, others themselves, merchants in
-/// scope, and the payers of their own orders (merchants) or jurisdiction (regulators).
+/// scope, and the payers of their own orders (merchants: only orders the payer accepted) or
+/// jurisdiction (regulators).
 ///
 /// # Errors
 /// `NOT_FOUND` when out of scope.
@@ -452,12 +453,16 @@ pub async fn party_visible<C: ConnectionTrait>(
         .map_err(|_| DomainError::not_found("party", id))?;
     let visible = match target.kind {
         PartyKind::Merchant => merchant_visible(db, p, id).await.is_ok(),
-        PartyKind::Payer => escrow_order::Entity::find()
-            .filter(order_scope(p))
-            .filter(escrow_order::Column::PayerId.eq(id.0))
-            .one(db)
-            .await?
-            .is_some(),
+        PartyKind::Payer => {
+            let mut q = escrow_order::Entity::find()
+                .filter(order_scope(p))
+                .filter(escrow_order::Column::PayerId.eq(id.0));
+            if p.role == Role::Merchant {
+                // Naming someone on an order is not a way to see them: only their consent is.
+                q = q.filter(escrow_order::Column::PayerAcceptedAtUs.is_not_null());
+            }
+            q.one(db).await?.is_some()
+        }
         _ => false,
     };
     if visible {

@@ -29,6 +29,9 @@ pub struct Model {
     /// A platform order's split terms as JSON (commission and sub-merchant weights), fixed at
     /// opening; `None` for every other order.
     pub split_terms: Option<String>,
+    /// When the payer consented to the order (the bank's counter, the payer's own token, or a
+    /// payment); `None` while a merchant's order waits for its payer.
+    pub payer_accepted_at_us: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,7 @@ mod m20261207_000012_order_split_terms;
 mod m20261207_000013_confirmers;
 mod m20261207_000014_partial_refunds;
 mod m20261207_000015_event_openings;
+mod m20261207_000016_payer_acceptance;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_confirmers::Migration),
             Box::new(m20261207_000014_partial_refunds::Migration),
             Box::new(m20261207_000015_event_openings::Migration),
+            Box::new(m20261207_000016_payer_acceptance::Migration),
         ]
     }
 }

@@ -92,6 +92,7 @@ const ACCESS: &[(&str, &str)] = &[
     ("Query.vouchers", "BPR"),
     ("Query.webhookDeliveries", "B"),
     ("Query.webhookEndpoints", "B"),
+    ("Mutation.acceptOrder", "BP"),
     ("Mutation.advanceInsurerShare", "B"),
     ("Mutation.approveDeduction", "BR"),
     ("Mutation.approvePurchase", "R"),

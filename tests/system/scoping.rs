@@ -1,7 +1,7 @@
 //! Scoping through the API: another tenant's id is not found, lists return only one's own
 //! rows, nested fields reveal nothing more, and every regulator read is on the record.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use lvyue_domain::principal::{Industry, Role};
 use lvyue_domain::testing::Backend;
@@ -237,4 +237,70 @@ async fn every_regulator_read_is_on_the_record_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_regulator_read_is_on_the_record_postgres() {
     every_regulator_read_is_on_the_record(Backend::Postgres).await;
+}
+
+/// A merchant cannot reach a person by naming them on an order: the payer of a merchant's
+/// order stays hidden from it until the payer accepts the order (or pays it).
+async fn a_merchant_sees_a_payer_only_with_the_payers_consent(backend: Backend) {
+    let Some((srv, _clock)) = TestServer::start_at(backend, monday()).await else {
+        return;
+    };
+    let w = driving_school(&srv, shenzhen_policy()).await;
+    let stranger = bank_do(
+        &srv,
+        r#"mutation { registerPayer(input: {name: "乔峰", idNumber: "110102198001010033", phone: "13912345678"}, idempotencyKey: "p-stranger") { id } }"#,
+        json!({}),
+    )
+    .await["registerPayer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = w.merchant_principal();
+    let opened = TestServer::ok(
+        srv.gql(
+            Some(&me),
+            "mutation($i: OpenOrderInput!) { openOrder(input: $i, idempotencyKey: \"m-open-1\") { id payerAccepted payer { id } } }",
+            json!({"i": {"scheme": w.scheme, "merchant": w.merchant, "payer": stranger, "total": "100.00"}}),
+        )
+        .await,
+    );
+    let order = opened["openOrder"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(opened["openOrder"]["payerAccepted"], false);
+    assert_eq!(opened["openOrder"]["payer"], Value::Null, "{opened}");
+    let probe = "query($p: ID!) { party(id: $p) { name idNumber phone } }";
+    let body = srv.gql(Some(&me), probe, json!({"p": stranger})).await;
+    assert_eq!(first_code(&body), "NOT_FOUND", "{body}");
+
+    // The payer accepts with its own token: now the merchant sees it, masked.
+    let payer = as_party(Role::Payer, &stranger);
+    let accepted = TestServer::ok(
+        srv.gql(
+            Some(&payer),
+            "mutation($o: ID!) { acceptOrder(order: $o, idempotencyKey: \"accept-1\") { payerAccepted } }",
+            json!({"o": order}),
+        )
+        .await,
+    );
+    assert_eq!(accepted["acceptOrder"]["payerAccepted"], true);
+    let seen = TestServer::ok(srv.gql(Some(&me), probe, json!({"p": stranger})).await);
+    assert_ne!(seen["party"]["name"], "乔峰", "{seen}");
+    let seen = TestServer::ok(
+        srv.gql(
+            Some(&me),
+            "query($o: ID!) { order(id: $o) { payer { id } } }",
+            json!({"o": order}),
+        )
+        .await,
+    );
+    assert_eq!(seen["order"]["payer"]["id"], stranger.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_sees_a_payer_only_with_the_payers_consent_sqlite() {
+    a_merchant_sees_a_payer_only_with_the_payers_consent(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_sees_a_payer_only_with_the_payers_consent_postgres() {
+    a_merchant_sees_a_payer_only_with_the_payers_consent(Backend::Postgres).await;
 }

@@ -153,14 +153,24 @@ impl Order {
             .map(|p| Party::for_viewer(p, viewer)))
     }
 
-    /// The payer; a person's data masked for everyone but the payer, the bank and courts.
+    /// The payer; a person's data masked for everyone but the payer, the bank and courts. Null
+    /// for the merchant until the payer has accepted the order (`payerAccepted`).
     async fn payer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Party>> {
         let viewer = ctx.principal()?;
+        if viewer.role == Role::Merchant && self.0.payer_accepted_at.is_none() {
+            return Ok(None);
+        }
         Ok(loaders(ctx)?
             .by_id
             .load_one(self.0.payer)
             .await?
             .map(|p| Party::for_viewer(p, viewer)))
+    }
+
+    /// Whether the payer has consented to the order: opened at the bank's counter, accepted
+    /// with the payer's own token (`acceptOrder`), or paid.
+    async fn payer_accepted(&self) -> bool {
+        self.0.payer_accepted_at.is_some()
     }
 
     async fn scheme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Scheme>> {
@@ -689,7 +699,8 @@ pub struct OrderMutation;
 #[Object]
 impl OrderMutation {
     /// Opens an order under the scheme's current policy version (the bank, or a merchant for
-    /// itself). Milestone amounts are fixed now.
+    /// itself). Milestone amounts are fixed now. A merchant's order waits for its payer's
+    /// consent (`acceptOrder`, or a payment) before the merchant sees who the payer is.
     #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Merchant])")]
     async fn open_order(
         &self,
@@ -710,6 +721,20 @@ impl OrderMutation {
                 .map(SplitTermsInput::terms)
                 .transpose()?,
         };
+        Ok(Order::from(run(ctx, &idempotency_key, cmd).await?))
+    }
+
+    /// The payer consents to an order a merchant opened for it (the payer with its own token,
+    /// or the bank at its counter). Until then — or until the payer pays — the merchant sees no
+    /// one as the order's payer.
+    #[graphql(guard = "RoleGuard(&[Role::Bank, Role::Payer])")]
+    async fn accept_order(
+        &self,
+        ctx: &Context<'_>,
+        order: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Order> {
+        let cmd = dorder::AcceptOrder { order: id(&order)? };
         Ok(Order::from(run(ctx, &idempotency_key, cmd).await?))
     }
 

@@ -284,6 +284,10 @@ impl Command for Collect {
         }
         .insert(tx.db())
         .await?;
+        if order.payer_accepted_at.is_none() {
+            // The payer paid: that is its consent to the order a merchant opened for it.
+            super::open::accept(tx, &order, "PAID").await?;
+        }
         let collected = order.collected.checked_add(amount)?;
         let total = if kind == PaymentKind::TopUp {
             top_up_last_milestone(tx, &order, amount).await?;

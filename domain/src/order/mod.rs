@@ -17,7 +17,7 @@ pub use collect::{
 };
 pub use confirm::{ConfirmAs, ConfirmMilestone, ConfirmOutcome};
 pub use expiry::{EscalationDecision, ExpireOrder, ResolveEscalation};
-pub use open::OpenOrder;
+pub use open::{AcceptOrder, OpenOrder};
 pub use refund::{
     ApproveDeduction, ExecuteRefund, RefundRecord, RefundStatus, RequestRefund, refunds_of,
 };
@@ -98,6 +98,10 @@ pub struct OrderRecord {
     pub closed_at: Option<Timestamp>,
     /// A platform order's split terms, fixed at opening: each release is divided by them.
     pub split: Option<crate::split::SplitTerms>,
+    /// When the payer consented to the order: opened at the bank's counter, accepted with the
+    /// payer's own token ([`AcceptOrder`]), or paid. Until then the merchant that opened it
+    /// does not see who the payer is.
+    pub payer_accepted_at: Option<Timestamp>,
 }
 
 impl OrderRecord {
@@ -155,6 +159,7 @@ impl TryFrom<escrow_order::Model> for OrderRecord {
                 .as_deref()
                 .map(crate::split::SplitTerms::from_stored)
                 .transpose()?,
+            payer_accepted_at: m.payer_accepted_at_us.map(Timestamp),
         })
     }
 }

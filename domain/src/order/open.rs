@@ -158,6 +158,8 @@ impl Command for OpenOrder {
             expires_at_us: Set(expires_at.map(|t| t.0)),
             closed_at_us: Set(None),
             split_terms: Set(self.split.as_ref().map(SplitTerms::to_stored).transpose()?),
+            // At the bank's counter the payer is there; a merchant's order waits for the payer.
+            payer_accepted_at_us: Set((tx.principal.role != Role::Merchant).then_some(tx.now.0)),
             ..Default::default()
         }
         .insert(tx.db())
@@ -229,6 +231,9 @@ impl Command for OpenOrder {
                     "escrow_account_id": escrow.id,
                     "expires_at": expires_at.map(|t| t.rfc3339()),
         });
+        if order.payer_accepted_at.is_none() {
+            data["awaiting_payer"] = json!(true);
+        }
         if let Some(terms) = &self.split {
             // The terms are on the record from the start: nobody can choose them afterwards.
             data["split"] = json!({
@@ -245,6 +250,61 @@ impl Command for OpenOrder {
         );
         Ok(order)
     }
+}
+
+/// The payer consents to an order a merchant opened for it (the payer, with its own token; or
+/// the bank, at its counter). Until then the merchant does not see who the payer is: a
+/// merchant cannot reach a person's data by naming them on an order. Accepting an accepted
+/// order changes nothing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcceptOrder {
+    pub order: OrderId,
+}
+
+impl Command for AcceptOrder {
+    type Output = OrderRecord;
+    const NAME: &'static str = "acceptOrder";
+
+    async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<OrderRecord> {
+        tx.principal.require_role(&[Role::Bank, Role::Payer])?;
+        let order = crate::queries::order_visible(tx.db(), tx.principal, self.order).await?;
+        if order.payer_accepted_at.is_none() {
+            accept(tx, &order, "ACCEPTED").await?;
+        } else {
+            // Nothing changes; the command still leaves its mark on the order's record.
+            tx.emit(
+                NewEvent::new("order.payer_accepted", json!({ "already": true }))
+                    .order(order.id)
+                    .payer(order.payer),
+            );
+        }
+        get_order(tx.db(), order.id).await
+    }
+}
+
+/// Records the payer's consent to `order`: `how` is `ACCEPTED` (its own word) or `PAID`.
+///
+/// # Errors
+/// Database errors.
+pub(crate) async fn accept(tx: &mut Tx<'_>, order: &OrderRecord, how: &str) -> DomainResult<()> {
+    escrow_order::ActiveModel {
+        id: Set(order.id.0),
+        payer_accepted_at_us: Set(Some(tx.now.0)),
+        ..Default::default()
+    }
+    .update(tx.db())
+    .await?;
+    tx.emit(
+        NewEvent::new(
+            "order.payer_accepted",
+            json!({ "how": how, "by": tx.principal.role }),
+        )
+        .order(order.id)
+        .merchant(order.merchant)
+        .payer(order.payer)
+        .scheme(order.scheme),
+    );
+    Ok(())
 }
 
 /// Schedules an order's expiry at `exp`, and the notice before it that the policy asks for.
