@@ -218,3 +218,28 @@ async fn a_regulators_reads_over_the_socket_are_recorded_and_limited_like_over_h
     a_regulators_reads_over_the_socket_are_recorded_and_limited_like_over_http(Backend::Postgres)
         .await;
 }
+
+/// A socket message is held to the same size limit as an HTTP body: a larger one ends the
+/// connection instead of being read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_message_over_the_body_limit_ends_the_connection() {
+    let srv = TestServer::start_with(|c| c.limits.max_body_bytes = 4096).await;
+    let mut socket = connect(&srv).await;
+    send(
+        &mut socket,
+        serde_json::json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "connection_ack");
+    // Well under the limit: answered.
+    let small = over_socket(&mut socket, "s", "{ apiVersion }", serde_json::json!({})).await;
+    assert!(small["data"]["apiVersion"].is_string(), "{small}");
+    let padding = "#".repeat(8192);
+    let big = serde_json::json!({ "id": "b", "type": "subscribe", "payload": { "query": format!("{{ apiVersion }}\n{padding}") } });
+    // The send itself may fail once the server has closed the socket.
+    let _ = socket.send(Message::Text(big.to_string().into())).await;
+    assert!(
+        next(&mut socket).await.is_err(),
+        "an oversized message was answered"
+    );
+}
