@@ -516,9 +516,73 @@ impl Command for Settle {
                 json!({ "date": self.date.to_string(), "payments": [], "total": Money::ZERO }),
             ));
         }
+        let mut merchants = std::collections::BTreeSet::new();
         for &order_id in orders.keys() {
             super::release_ready(tx, OrderId(order_id)).await?;
+            let o = get_order(tx.db(), OrderId(order_id)).await?;
+            merchants.insert((o.merchant, o.scheme, o.policy_version));
+        }
+        // Money arriving in a merchant's escrow may let its other orders' waiting tranches
+        // pass the custody rule that held them back: they are tried again now.
+        for (merchant, scheme, version) in merchants {
+            if policy_at(tx.db(), scheme, version).await?.custody.is_none() {
+                continue;
+            }
+            for other in waiting_releases(tx, merchant, scheme, orders.keys()).await? {
+                super::release_ready(tx, other).await?;
+            }
         }
         Ok(outcome)
     }
+}
+
+/// Most other orders of one merchant retried after a settlement; the rest wait for their
+/// next trigger (a confirmation, a due date, a release asked for).
+const MAX_RETRIED_PER_SETTLEMENT: u64 = 100;
+
+/// A merchant's running orders in `scheme`, besides `settled`, with a tranche that could go
+/// out now: confirmed, or past its due time.
+async fn waiting_releases<'a>(
+    tx: &Tx<'_>,
+    merchant: crate::ids::PartyId,
+    scheme: crate::ids::SchemeId,
+    settled: impl Iterator<Item = &'a i64>,
+) -> DomainResult<Vec<OrderId>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let waiting = Query::select()
+        .column(milestone::Column::OrderId)
+        .from(milestone::Entity)
+        .cond_where(
+            sea_orm::Condition::any()
+                .add(milestone::Column::Status.eq(MilestoneStatus::Confirmed.as_str()))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(milestone::Column::Status.eq(MilestoneStatus::Pending.as_str()))
+                        .add(Expr::col(milestone::Column::DueAtUs).lte(tx.now.0)),
+                ),
+        )
+        .to_owned();
+    let settled: Vec<i64> = settled.copied().collect();
+    let ids: Vec<i64> = escrow_order::Entity::find()
+        .select_only()
+        .column(escrow_order::Column::Id)
+        .filter(escrow_order::Column::MerchantId.eq(merchant.0))
+        .filter(escrow_order::Column::SchemeId.eq(scheme.0))
+        .filter(escrow_order::Column::Status.is_in([
+            OrderStatus::Active.as_str(),
+            OrderStatus::Inspection.as_str(),
+            OrderStatus::Escalated.as_str(),
+        ]))
+        .filter(escrow_order::Column::Id.in_subquery(waiting))
+        .order_by_asc(escrow_order::Column::Id)
+        .limit(MAX_RETRIED_PER_SETTLEMENT + settled.len() as u64)
+        .into_tuple()
+        .all(tx.db())
+        .await?;
+    Ok(ids
+        .into_iter()
+        .filter(|id| !settled.contains(id))
+        .take(MAX_RETRIED_PER_SETTLEMENT as usize)
+        .map(OrderId)
+        .collect())
 }
