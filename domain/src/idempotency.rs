@@ -74,6 +74,25 @@ pub fn owner(p: &Principal) -> String {
     format!("{}|{party}|{}", p.role, p.subject)
 }
 
+/// Whether `key` already carries a finished answer for `who` (a retry will replay it).
+///
+/// # Errors
+/// Database errors.
+pub async fn answered<C: ConnectionTrait>(
+    db: &C,
+    who: &Principal,
+    key: &IdempotencyKey,
+) -> Result<bool, DomainError> {
+    let owner = owner(who);
+    Ok(rec::Entity::find()
+        .filter(rec::Column::Principal.is_in([owner.as_str(), who.subject.as_str()]))
+        .filter(rec::Column::Key.eq(key.as_str()))
+        .filter(rec::Column::Response.ne(""))
+        .one(db)
+        .await?
+        .is_some())
+}
+
 /// Claims `key` for `principal` inside the command's transaction.
 ///
 /// # Errors

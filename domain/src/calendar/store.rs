@@ -306,6 +306,12 @@ pub async fn load(
 ) -> DomainResult<CalendarLoaded> {
     principal.require_role(&[Role::Bank])?;
     let cmd = cmd.validated()?;
+    // A retry under a key already answered gets that first answer, not a fresh look.
+    if let Some(k) = key
+        && crate::idempotency::answered(escrow.db(), principal, k).await?
+    {
+        return escrow.execute(principal, key, &cmd).await;
+    }
     let current = calendar_year(escrow.db(), cmd.year).await?;
     if same_as_stored(&current, &cmd) {
         return Ok(CalendarLoaded {

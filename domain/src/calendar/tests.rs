@@ -190,7 +190,8 @@ db_test!(
         assert_eq!(collected.data["settle_provisional"], true);
 
         // The bank loads 2027: 4 January is off after all.
-        let loaded = store::load(&w.escrow, &w.bank, None, &test_2027())
+        let key = crate::idempotency::IdempotencyKey::new("load-2027").unwrap();
+        let loaded = store::load(&w.escrow, &w.bank, Some(&key), &test_2027())
             .await
             .unwrap();
         assert!(loaded.changed);
@@ -253,6 +254,12 @@ db_test!(
             .await
             .unwrap();
         assert!(!again.changed);
+        assert_eq!(*w.escrow.subscribe_log_size().borrow(), size);
+        // A retry of the first load under its key gets the first answer back, unchanged.
+        let replay = store::load(&w.escrow, &w.bank, Some(&key), &test_2027())
+            .await
+            .unwrap();
+        assert_eq!(replay, loaded);
         assert_eq!(*w.escrow.subscribe_log_size().borrow(), size);
 
         // The money settles on the re-planned day, not the provisional one.
