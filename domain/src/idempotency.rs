@@ -106,27 +106,8 @@ pub async fn claim<C: ConnectionTrait>(
     now: Timestamp,
 ) -> Result<Claim, DomainError> {
     let principal = owner(who);
-    let principal = principal.as_str();
-    // Keys written before keys were scoped by role and party were scoped by the subject alone:
-    // a retry of such a request must still find its first answer, never run twice.
-    if let Some(legacy) = rec::Entity::find()
-        .filter(rec::Column::Principal.eq(who.subject.as_str()))
-        .filter(rec::Column::Key.eq(key.as_str()))
-        .one(db)
-        .await?
-        && !legacy.response.is_empty()
-    {
-        return if legacy.request_hash == hash && legacy.command == command {
-            Ok(Claim::Replay(legacy.response))
-        } else {
-            Err(DomainError::Conflict(format!(
-                "idempotency key {:?} was already used for a different request",
-                key.as_str()
-            )))
-        };
-    }
     let inserted = rec::Entity::insert(rec::ActiveModel {
-        principal: Set(principal.to_owned()),
+        principal: Set(principal.clone()),
         key: Set(key.0.clone()),
         command: Set(command.to_owned()),
         request_hash: Set(hash.to_owned()),
@@ -142,22 +123,34 @@ pub async fn claim<C: ConnectionTrait>(
     .try_insert()
     .exec(db)
     .await?;
-    let existing = rec::Entity::find()
-        .filter(rec::Column::Principal.eq(principal))
+    // One read finds this principal's record and, for keys written before keys were scoped by
+    // role and party, one under the bare subject: a retry of such a request must still find
+    // its first answer, never run twice. (A fresh claim made here is rolled back with the
+    // transaction when the answer is a replay or a conflict.)
+    let rows = rec::Entity::find()
+        .filter(rec::Column::Principal.is_in([principal.as_str(), who.subject.as_str()]))
         .filter(rec::Column::Key.eq(key.as_str()))
-        .one(db)
-        .await?
-        .ok_or_else(|| DomainError::Internal("idempotency record vanished".into()))?;
-    if let sea_orm::TryInsertResult::Inserted(_) = inserted {
-        return Ok(Claim::Fresh(existing.id));
-    }
-    if existing.request_hash != hash || existing.command != command {
+        .all(db)
+        .await?;
+    let legacy = rows
+        .iter()
+        .find(|r| r.principal == who.subject && !r.response.is_empty());
+    let mine = rows.iter().find(|r| r.principal == principal);
+    let earlier = match (legacy, mine, &inserted) {
+        (Some(l), _, _) => l,
+        (None, Some(m), sea_orm::TryInsertResult::Inserted(_)) => return Ok(Claim::Fresh(m.id)),
+        (None, Some(m), _) => m,
+        (None, None, _) => {
+            return Err(DomainError::Internal("idempotency record vanished".into()));
+        }
+    };
+    if earlier.request_hash != hash || earlier.command != command {
         return Err(DomainError::Conflict(format!(
             "idempotency key {:?} was already used for a different request",
             key.as_str()
         )));
     }
-    Ok(Claim::Replay(existing.response))
+    Ok(Claim::Replay(earlier.response.clone()))
 }
 
 /// Stores the result of the command that claimed record `id`.
@@ -225,6 +218,47 @@ mod tests {
                 second
             );
             assert_eq!(owner(&court), "COURT|pty_2|shared-subject");
+        }
+    );
+
+    db_test!(
+        a_key_answered_before_keys_were_scoped_still_replays,
+        |db: TestDb| async move {
+            let escrow = db.escrow().await;
+            let read = RecordAccess {
+                operation: "graphql".into(),
+                ..RecordAccess::default()
+            };
+            let input = serde_json::to_value(&read).unwrap();
+            let hash = request_hash("recordAccess", &input).unwrap();
+            // As an older version stored it: under the bare subject.
+            rec::ActiveModel {
+                principal: Set("shared-subject".into()),
+                key: Set("old-1".into()),
+                command: Set("recordAccess".into()),
+                request_hash: Set(hash),
+                response: Set("41".into()),
+                created_at_us: Set(0),
+                ..Default::default()
+            }
+            .insert(&db.db)
+            .await
+            .unwrap();
+            let key = IdempotencyKey::new("old-1").unwrap();
+            let regulator = who(Role::Regulator, 1);
+            assert_eq!(
+                escrow.execute(&regulator, Some(&key), &read).await.unwrap(),
+                41
+            );
+            let other = RecordAccess {
+                operation: "other".into(),
+                ..RecordAccess::default()
+            };
+            let err = escrow
+                .execute(&regulator, Some(&key), &other)
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), crate::error::ErrorCode::Conflict);
         }
     );
 }
