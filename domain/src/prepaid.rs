@@ -295,25 +295,19 @@ impl Command for RecordUsage {
             scheduler::cancel_expiry(tx, order.id).await?;
         }
         let left = unused.checked_sub(amount)?;
-        tx.emit(
-            NewEvent::new(
-                "card.used",
-                json!({
-                    "usage_id": CardUsageId(usage.id),
-                    "amount": amount,
-                    "reference": reference,
-                    "by": by,
-                    "entry_id": entry.id,
-                    "unused": left,
-                    "milestones_passed": passed,
-                    "order_status": if used_up { OrderStatus::Completed } else { OrderStatus::Active },
-                }),
-            )
-            .order(order.id)
-            .merchant(order.merchant)
-            .payer(order.payer)
-            .scheme(order.scheme),
-        );
+        tx.emit(order.event(
+            "card.used",
+            json!({
+                "usage_id": CardUsageId(usage.id),
+                "amount": amount,
+                "reference": reference,
+                "by": by,
+                "entry_id": entry.id,
+                "unused": left,
+                "milestones_passed": passed,
+                "order_status": if used_up { OrderStatus::Completed } else { OrderStatus::Active },
+            }),
+        ));
         crate::risk::after_release(tx, &order, amount, &policy).await?;
         Ok(UsageOutcome {
             usage: CardUsageRecord::try_from(usage)?,

@@ -157,7 +157,7 @@ impl Order {
     /// for the merchant until the payer has accepted the order (`payerAccepted`).
     async fn payer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Party>> {
         let viewer = ctx.principal()?;
-        if viewer.role == Role::Merchant && self.0.payer_accepted_at.is_none() {
+        if !self.0.payer_shown_to(viewer) {
             return Ok(None);
         }
         Ok(loaders(ctx)?

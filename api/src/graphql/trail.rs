@@ -135,13 +135,6 @@ macro_rules! noted {
             }
         }
 
-        impl $name {
-            /// The record this object shows.
-            #[allow(dead_code)]
-            pub fn record(&self) -> &$record {
-                &self.0
-            }
-        }
     };
 }
 

@@ -19,7 +19,6 @@ use super::{Calendar, WorkingDate, YEARS_AHEAD};
 use crate::clock::Timestamp;
 use crate::command::Tx;
 use crate::error::{DomainError, DomainResult};
-use crate::event::NewEvent;
 use crate::ids::{OrderId, PaymentId};
 use crate::order::{PaymentStatus, RefundStatus, get_order};
 use crate::scheduler::{self, JobKind, JobStatus};
@@ -139,22 +138,16 @@ async fn replan_payments(tx: &mut Tx<'_>, out: &mut Replanned) -> DomainResult<(
         };
         scheduler::schedule(tx, JobKind::Settle, target, due, key).await?;
         let order = get_order(tx.db(), OrderId(p.order_id)).await?;
-        tx.emit(
-            NewEvent::new(
-                "payment.settle_date_replanned",
-                json!({
-                    "payment_id": PaymentId(p.id),
-                    "from": was.date.to_string(),
-                    "from_provisional": was.provisional,
-                    "to": now.date.to_string(),
-                    "provisional": now.provisional,
-                }),
-            )
-            .order(order.id)
-            .merchant(order.merchant)
-            .payer(order.payer)
-            .scheme(order.scheme),
-        );
+        tx.emit(order.event(
+            "payment.settle_date_replanned",
+            json!({
+                "payment_id": PaymentId(p.id),
+                "from": was.date.to_string(),
+                "from_provisional": was.provisional,
+                "to": now.date.to_string(),
+                "provisional": now.provisional,
+            }),
+        ));
         out.payments += 1;
     }
     Ok(())
@@ -223,22 +216,16 @@ async fn replan_refunds(tx: &mut Tx<'_>, out: &mut Replanned) -> DomainResult<()
             .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))
             .exec(tx.db())
             .await?;
-        tx.emit(
-            NewEvent::new(
-                "refund.deadline_replanned",
-                json!({
-                    "refund_id": r.id,
-                    "from": Timestamp(r.due_at_us).rfc3339(),
-                    "from_provisional": was.provisional,
-                    "to": due_at.rfc3339(),
-                    "provisional": now.provisional,
-                }),
-            )
-            .order(order.id)
-            .merchant(order.merchant)
-            .payer(order.payer)
-            .scheme(order.scheme),
-        );
+        tx.emit(order.event(
+            "refund.deadline_replanned",
+            json!({
+                "refund_id": r.id,
+                "from": Timestamp(r.due_at_us).rfc3339(),
+                "from_provisional": was.provisional,
+                "to": due_at.rfc3339(),
+                "provisional": now.provisional,
+            }),
+        ));
         out.refunds += 1;
     }
     Ok(())

@@ -341,13 +341,7 @@ impl Command for Collect {
                 data["order_total"] = json!(total);
             }
         }
-        tx.emit(
-            NewEvent::new("payment.collected", data)
-                .order(order.id)
-                .merchant(order.merchant)
-                .payer(order.payer)
-                .scheme(order.scheme),
-        );
+        tx.emit(order.event("payment.collected", data));
         Ok(CollectOutcome {
             payment,
             order: get_order(tx.db(), order.id).await?,
@@ -480,8 +474,11 @@ impl Command for Settle {
                 ));
             }
         }
+        // The merchants whose escrow this settlement fills (see the retry below).
+        let mut merchants = std::collections::BTreeSet::new();
         for (&order_id, &fen) in &orders {
             let o = get_order(tx.db(), OrderId(order_id)).await?;
+            merchants.insert((o.merchant, o.scheme, o.policy_version));
             escrow_order::ActiveModel {
                 id: Set(order_id),
                 settled_fen: Set(o.settled.fen() + fen),
@@ -516,11 +513,8 @@ impl Command for Settle {
                 json!({ "date": self.date.to_string(), "payments": [], "total": Money::ZERO }),
             ));
         }
-        let mut merchants = std::collections::BTreeSet::new();
         for &order_id in orders.keys() {
             super::release_ready(tx, OrderId(order_id)).await?;
-            let o = get_order(tx.db(), OrderId(order_id)).await?;
-            merchants.insert((o.merchant, o.scheme, o.policy_version));
         }
         // Money arriving in a merchant's escrow may let its other orders' waiting tranches
         // pass the custody rule that held them back: they are tried again now.

@@ -16,7 +16,6 @@ use crate::command::{Command, Tx};
 use crate::confirmer::ConfirmerKind;
 use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
-use crate::event::NewEvent;
 use crate::ids::OrderId;
 use crate::policy::{Confirmer, MilestoneRule};
 use crate::principal::Role;
@@ -137,31 +136,25 @@ impl Command for ConfirmMilestone {
             .insert(tx.db())
             .await?;
         }
-        tx.emit(
-            NewEvent::new(
-                if self.approve {
-                    "milestone.confirmed"
-                } else {
-                    "milestone.rejected"
-                },
-                json!({
-                    "milestone_id": m.id,
-                    "index": m.index,
-                    "name": m.name,
-                    "as": self.as_,
-                    "satisfies": who.satisfies.iter().map(|c| c.key()).collect::<Vec<_>>(),
-                    "by": tx.principal.party_id,
-                    "by_role": tx.principal.role.as_str(),
-                    "confirmer_kind": who.kind,
-                    "self_certified": who.self_certified,
-                    "evidence": self.evidence.trim(),
-                }),
-            )
-            .order(order.id)
-            .merchant(order.merchant)
-            .payer(order.payer)
-            .scheme(order.scheme),
-        );
+        tx.emit(order.event(
+            if self.approve {
+                "milestone.confirmed"
+            } else {
+                "milestone.rejected"
+            },
+            json!({
+                "milestone_id": m.id,
+                "index": m.index,
+                "name": m.name,
+                "as": self.as_,
+                "satisfies": who.satisfies.iter().map(|c| c.key()).collect::<Vec<_>>(),
+                "by": tx.principal.party_id,
+                "by_role": tx.principal.role.as_str(),
+                "confirmer_kind": who.kind,
+                "self_certified": who.self_certified,
+                "evidence": self.evidence.trim(),
+            }),
+        ));
         let released = if self.approve {
             release_ready(tx, order.id).await?
         } else {

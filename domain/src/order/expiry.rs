@@ -51,11 +51,7 @@ impl Command for ExpireOrder {
         }
         let policy = policy_at(tx.db(), order.scheme, order.policy_version).await?;
         tx.emit(
-            NewEvent::new("order.expired", json!({ "action": policy.expiry_action, "expires_at": order.expires_at.map(|t| t.rfc3339()) }))
-                .order(order.id)
-                .merchant(order.merchant)
-                .payer(order.payer)
-                .scheme(order.scheme),
+            order.event("order.expired", json!({ "action": policy.expiry_action, "expires_at": order.expires_at.map(|t| t.rfc3339()) })),
         );
         let nothing_left = order.outstanding()?.is_zero();
         if nothing_left {

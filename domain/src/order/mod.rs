@@ -105,6 +105,22 @@ pub struct OrderRecord {
 }
 
 impl OrderRecord {
+    /// Whether `viewer`, who may see this order, may see who its payer is: everyone who sees
+    /// the order, except its merchant before the payer consented (see `payer_accepted_at`;
+    /// [`crate::queries::party_visible`] applies the same rule to looking the payer up).
+    pub fn payer_shown_to(&self, viewer: &crate::principal::Principal) -> bool {
+        viewer.role != crate::principal::Role::Merchant || self.payer_accepted_at.is_some()
+    }
+
+    /// An event about this order, filed under its order, merchant, payer and scheme.
+    pub fn event(&self, kind: &'static str, data: serde_json::Value) -> crate::event::NewEvent {
+        crate::event::NewEvent::new(kind, data)
+            .order(self.id)
+            .merchant(self.merchant)
+            .payer(self.payer)
+            .scheme(self.scheme)
+    }
+
     /// Collected but not yet settled (T+1) into escrow.
     pub fn in_clearing(&self) -> Money {
         self.collected.saturating_sub(self.settled)

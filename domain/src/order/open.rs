@@ -294,16 +294,10 @@ pub(crate) async fn accept(tx: &mut Tx<'_>, order: &OrderRecord, how: &str) -> D
     }
     .update(tx.db())
     .await?;
-    tx.emit(
-        NewEvent::new(
-            "order.payer_accepted",
-            json!({ "how": how, "by": tx.principal.role }),
-        )
-        .order(order.id)
-        .merchant(order.merchant)
-        .payer(order.payer)
-        .scheme(order.scheme),
-    );
+    tx.emit(order.event(
+        "order.payer_accepted",
+        json!({ "how": how, "by": tx.principal.role }),
+    ));
     Ok(())
 }
 

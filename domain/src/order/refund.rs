@@ -331,14 +331,10 @@ async fn request_amount(
         .await?;
     }
     tx.emit(
-        NewEvent::new(
+        order.event(
             "refund.requested",
             json!({ "refund_id": row.id, "by": by, "reason": reason.trim(), "deduction": deduction, "amount": amount, "needs_approval": needs_approval, "due_at": due_at.rfc3339(), "due_provisional": due_provisional }),
-        )
-        .order(order.id)
-        .merchant(order.merchant)
-        .payer(order.payer)
-        .scheme(order.scheme),
+        ),
     );
     RefundRecord::try_from(row)
 }
@@ -500,7 +496,7 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
     scheduler::cancel_expiry(tx, order.id).await?;
     mark_executed(tx, r.id, deduction, to_payer, entry.id).await?;
     tx.emit(
-        NewEvent::new(
+        order.event(
             "order.refunded",
             json!({
                 "refund_id": r.id,
@@ -513,11 +509,7 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
                 "routes": per_payment.iter().map(|(p, part)| json!({"payment_id": p.id, "channel": p.channel, "amount": part})).collect::<Vec<_>>(),
                 "late": tx.now > r.due_at,
             }),
-        )
-        .order(order.id)
-        .merchant(order.merchant)
-        .payer(order.payer)
-        .scheme(order.scheme),
+        ),
     );
     get_refund(tx.db(), r.id).await
 }
@@ -705,7 +697,7 @@ async fn execute_part(
     mark_executed(tx, r.id, Money::ZERO, amount, entry.id).await?;
     scheduler::cancel(tx, &format!("refund:{}", r.id)).await?;
     tx.emit(
-        NewEvent::new(
+        order.event(
             "order.partially_refunded",
             json!({
                 "refund_id": r.id,
@@ -715,11 +707,7 @@ async fn execute_part(
                 "routes": per_payment.iter().map(|(p, part)| json!({"payment_id": p.id, "channel": p.channel, "amount": part})).collect::<Vec<_>>(),
                 "late": tx.now > r.due_at,
             }),
-        )
-        .order(order.id)
-        .merchant(order.merchant)
-        .payer(order.payer)
-        .scheme(order.scheme),
+        ),
     );
     // What the refund leaves may now be releasable as it stands.
     super::release_ready(tx, order.id).await?;

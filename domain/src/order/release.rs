@@ -176,16 +176,10 @@ async fn release_one(
         .update(tx.db())
         .await?;
         super::open::schedule_expiry(tx, order.id, policy, exp).await?;
-        tx.emit(
-            NewEvent::new(
-                "order.validity_started",
-                json!({ "milestone_id": m.id, "name": m.name, "expires_at": exp.rfc3339() }),
-            )
-            .order(order.id)
-            .merchant(order.merchant)
-            .payer(order.payer)
-            .scheme(order.scheme),
-        );
+        tx.emit(order.event(
+            "order.validity_started",
+            json!({ "milestone_id": m.id, "name": m.name, "expires_at": exp.rfc3339() }),
+        ));
     }
     // The next milestone is now current: its clock starts.
     if let (Some(n), Some(rule)) = (
@@ -226,13 +220,7 @@ async fn release_one(
             "parts": p.parts.iter().map(|(sub, a)| json!({"merchant_id": sub, "amount": a})).collect::<Vec<_>>(),
         });
     }
-    tx.emit(
-        NewEvent::new("milestone.released", data)
-            .order(order.id)
-            .merchant(order.merchant)
-            .payer(order.payer)
-            .scheme(order.scheme),
-    );
+    tx.emit(order.event("milestone.released", data));
     crate::risk::after_release(tx, order, m.amount, policy).await?;
     Ok(ReleasedTranche {
         milestone: m.id,
