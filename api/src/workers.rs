@@ -56,7 +56,7 @@ pub fn spawn(state: &AppState) {
 
 async fn scheduler(state: AppState, interval: Duration) {
     loop {
-        match lvyue_domain::scheduler::tick(&state.escrow).await {
+        match lvyue_domain::jobs::tick(&state.escrow).await {
             Ok(r) if r.fired > 0 || r.failed > 0 => {
                 tracing::info!(fired = r.fired, failed = r.failed, "scheduler pass")
             }

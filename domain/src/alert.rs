@@ -2,6 +2,7 @@
 //! (open → acknowledged → resolved). Raised inside the transaction of the change that caused
 //! them, so an alert exists exactly when its cause was committed.
 
+use sea_orm::sea_query::Condition;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
@@ -16,8 +17,10 @@ use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
 use crate::ids::{AlertId, OrderId, PartyId, SchemeId};
+use crate::page::{Page, Paged, newest_first};
 use crate::party::{PartyRecord, PartyStatus};
-use crate::principal::{Industry, Role};
+use crate::principal::{Industry, Principal, Role};
+use crate::queries::{jurisdiction_condition, nothing};
 
 string_enum!(
     /// What an alert is about (docs/domain.md, "Checks on merchants").
@@ -92,7 +95,7 @@ impl NewAlert {
 
     /// Sets the order and its scheme, and puts the alert in the order's scope (region and
     /// industry), which is where the regulators who see the order look.
-    pub fn about_order(mut self, o: &crate::order::OrderRecord) -> NewAlert {
+    pub fn about_order(mut self, o: &crate::order_record::OrderRecord) -> NewAlert {
         self.order = Some(o.id);
         self.scheme = Some(o.scheme);
         self.region = Some(o.region.as_str().to_owned());
@@ -218,7 +221,7 @@ pub async fn raise(tx: &mut Tx<'_>, a: NewAlert) -> DomainResult<Option<AlertRec
     .await?;
     let record = AlertRecord::try_from(model)?;
     // Queued for the bank's webhook endpoints in this same transaction.
-    crate::delivery::enqueue_alert(tx, &record).await?;
+    crate::outbox::enqueue(tx, record.id, alert_payload(&record)).await?;
     let mut e = NewEvent::new(
         "alert.raised",
         json!({ "alert_id": record.id, "kind": record.kind, "severity": record.severity, "message": record.message, "details": record.details }),
@@ -261,7 +264,7 @@ impl Command for HandleAlert {
 
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<AlertRecord> {
         tx.principal.require_role(&[Role::Bank, Role::Regulator])?;
-        let a = crate::queries::alert_visible(tx.db(), tx.principal, self.alert).await?;
+        let a = alert_visible(tx.db(), tx.principal, self.alert).await?;
         let note = crate::text::optional("note", &self.note, 500)?;
         let allowed = matches!(
             (a.status, self.to),
@@ -301,4 +304,74 @@ impl Command for HandleAlert {
         tx.emit(e);
         get_alert(tx.db(), a.id).await
     }
+}
+
+/// The JSON body delivered for an alert.
+pub fn alert_payload(a: &AlertRecord) -> String {
+    json!({
+        "type": "alert.raised",
+        "alert": {
+            "id": a.id,
+            "kind": a.kind,
+            "severity": a.severity,
+            "status": a.status,
+            "merchant_id": a.merchant,
+            "scheme_id": a.scheme,
+            "order_id": a.order,
+            "region": a.region,
+            "industry": a.industry,
+            "message": a.message,
+            "details": a.details,
+            "created_at": a.created_at.rfc3339(),
+        }
+    })
+    .to_string()
+}
+
+/// What alerts a principal may see.
+pub fn alert_scope(p: &Principal) -> Condition {
+    match p.role {
+        Role::Bank => Condition::all(),
+        Role::Regulator => jurisdiction_condition(
+            &p.jurisdiction,
+            alert::Column::Region,
+            alert::Column::Industry,
+        ),
+        Role::Merchant => p.party_id.map_or_else(nothing, |id| {
+            Condition::all().add(alert::Column::MerchantId.eq(id.0))
+        }),
+        _ => nothing(),
+    }
+}
+
+/// # Errors
+/// `NOT_FOUND` when it does not exist or is out of scope.
+pub async fn alert_visible<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    id: AlertId,
+) -> DomainResult<AlertRecord> {
+    alert::Entity::find_by_id(id.0)
+        .filter(alert_scope(p))
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("alert", id))?
+        .try_into()
+}
+
+/// Alerts in scope, newest first.
+///
+/// # Errors
+/// Database errors.
+pub async fn alerts<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    status: Option<AlertStatus>,
+    page: Page,
+) -> DomainResult<Paged<AlertRecord>> {
+    let mut q = alert::Entity::find().filter(alert_scope(p));
+    if let Some(s) = status {
+        q = q.filter(alert::Column::Status.eq(s.as_str()));
+    }
+    newest_first(db, q, alert::Column::Id, page).await
 }

@@ -9,14 +9,14 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, TransactionTrait};
 use serde::Serialize;
 
-use lvyue_entity::{account, event, hold, log_head, posting};
+use lvyue_entity::{account, escrow_order, event, hold, log_head, posting};
 
 use lvyue_notary::{Checkpoint, Hash, Tree, VerifierKey};
 
 use crate::clock::Timestamp;
-use crate::error::DomainError;
+use crate::error::{DomainError, DomainResult};
 use crate::event::canonical_form;
-use crate::ids::{OrderId, PartyId, Seq};
+use crate::ids::{AccountId, OrderId, PartyId, Seq};
 use crate::ledger::HoldStatus;
 
 /// One thing that is wrong.
@@ -66,7 +66,7 @@ pub async fn audit(
     if let Some(key) = key {
         audit_checkpoints(&txn, key, leaves, &mut report).await?;
     }
-    crate::order::audit_orders(&txn, &mut report).await?;
+    audit_orders(&txn, &mut report).await?;
     txn.commit().await?;
     Ok(report)
 }
@@ -354,6 +354,46 @@ async fn audit_checkpoints<C: ConnectionTrait>(
             }
         }
         previous = Some((signed.size, signed.root));
+    }
+    Ok(())
+}
+/// Checks every order's money equation against its own counters and the ledger.
+async fn audit_orders<C: ConnectionTrait>(db: &C, report: &mut AuditReport) -> DomainResult<()> {
+    let orders = escrow_order::Entity::find()
+        .order_by_asc(escrow_order::Column::Id)
+        .all(db)
+        .await?;
+    report.orders = orders.len() as u64;
+    let balances = crate::ledger::balances_of(
+        db,
+        &orders
+            .iter()
+            .map(|o| AccountId(o.escrow_account_id))
+            .collect::<Vec<_>>(),
+    )
+    .await?;
+    for o in orders {
+        let out = o.released_fen + o.refunded_fen + o.deducted_fen;
+        let in_escrow = o.settled_fen - out;
+        if o.collected_fen > o.total_fen || o.settled_fen > o.collected_fen || in_escrow < 0 {
+            report.breach(
+                "order_counters",
+                format!(
+                    "order {} counters are impossible: total {} collected {} settled {} released {} refunded {} deducted {}",
+                    o.order_no, o.total_fen, o.collected_fen, o.settled_fen, o.released_fen, o.refunded_fen, o.deducted_fen
+                ),
+            );
+        }
+        let escrow = balances
+            .get(&AccountId(o.escrow_account_id))
+            .map(|b| b.balance_fen)
+            .unwrap_or(0);
+        if escrow != in_escrow {
+            report.breach(
+                "order_escrow",
+                format!("order {}: escrow account holds {} fen but settled − released − refunded − deducted = {}", o.order_no, escrow, in_escrow),
+            );
+        }
     }
     Ok(())
 }

@@ -13,7 +13,8 @@ use lvyue_entity::{account, escrow_order, milestone, party, payment, risk_score,
 use crate::error::DomainResult;
 use crate::ids::{AccountId, OrderId, PartyId, SchemeId};
 use crate::ledger::AccountRecord;
-use crate::order::{MilestoneRecord, OrderRecord, PaymentRecord};
+use crate::order::PaymentRecord;
+use crate::order_record::{MilestoneRecord, OrderRecord};
 use crate::party::PartyRecord;
 use crate::scheme::SchemeRecord;
 

@@ -16,7 +16,6 @@ use serde_json::json;
 use lvyue_entity::confirmer_scheme;
 
 use crate::command::{Command, Tx};
-use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
 use crate::ids::{PartyId, SchemeId};
@@ -29,21 +28,7 @@ use crate::scheme::get_scheme;
 /// Most schemes one confirmer is registered for at once.
 pub const MAX_SCHEMES: usize = 100;
 
-string_enum!(
-    /// What kind of third party a confirmer is.
-    ConfirmerKind {
-        /// A driving-training association (驾培协会) reporting exam results.
-        TrainingAssociation = "TRAINING_ASSOCIATION",
-        /// An exam system (the traffic police's exam results).
-        ExamSystem = "EXAM_SYSTEM",
-        /// A training timing platform (计时平台) reporting hours.
-        TimingSystem = "TIMING_SYSTEM",
-        /// A school confirming a canteen's or a course's delivery.
-        School = "SCHOOL",
-        /// An inspection body (a housing or quality inspection).
-        InspectionBody = "INSPECTION_BODY",
-    }
-);
+pub use crate::policy::ConfirmerKind;
 
 /// The bank registers a third-party confirmer and the schemes it may confirm for.
 #[derive(Debug, Clone, Serialize, Deserialize)]

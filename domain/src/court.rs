@@ -23,7 +23,7 @@ use crate::ledger::{
     post_cleared, release_hold, system, transfer,
 };
 use crate::money::Money;
-use crate::order::get_order;
+use crate::order_record::get_order;
 use crate::principal::{Principal, Role};
 use crate::scheduler::{self, JobKind};
 

@@ -132,6 +132,17 @@ impl DomainError {
         }
     }
 
+    /// A lookup through another object answers as the object asked for: when the one reached
+    /// (a refund's order) is not found, the caller hears that the one it named (the refund) is
+    /// not found, so another tenant's id reads exactly like an id that does not exist.
+    #[must_use]
+    pub fn not_found_as(self, what: &'static str, id: impl ToString) -> DomainError {
+        match self {
+            DomainError::NotFound { .. } => DomainError::not_found(what, id),
+            other => other,
+        }
+    }
+
     pub fn invalid_state(
         what: impl Into<String>,
         state: impl Into<String>,

@@ -104,7 +104,7 @@ pub async fn bundle(
     let db = escrow.db();
     let mut records = Vec::with_capacity(orders.len());
     for id in orders {
-        records.push(crate::order::get_order(db, *id).await?);
+        records.push(crate::order_record::get_order(db, *id).await?);
     }
     let access_seq = escrow
         .execute(
@@ -141,7 +141,7 @@ pub async fn bundle(
                 &Principal::system(),
                 Some(o.id),
                 after,
-                crate::queries::MAX_PAGE,
+                crate::page::MAX_PAGE,
             )
             .await?;
             for e in &page.items {

@@ -28,15 +28,23 @@ pub mod gate;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;
+mod industries;
+pub mod jobs;
+#[cfg(test)]
+mod layering;
 pub mod ledger;
+pub mod list_import;
 pub mod log;
 pub mod medical;
+pub mod merchant;
 pub mod money;
 pub mod onboarding;
 pub mod order;
+pub mod order_record;
+pub mod outbox;
+pub mod page;
 pub mod party;
 pub mod payout;
-pub mod payroll;
 pub mod pii;
 pub mod policy;
 pub mod prepaid;
@@ -63,6 +71,8 @@ use tokio::sync::{broadcast, watch};
 
 pub use error::{DomainError, DomainResult, ErrorCode};
 pub use money::{Bp, Money};
+/// Flexible-employment payroll is part of payouts; its old path stays for callers.
+pub use payout::payroll;
 
 use crate::clock::Clock;
 
@@ -82,6 +92,8 @@ pub struct Escrow {
     /// starved unlucky writers for seconds under load. Other processes still meet the busy
     /// timeout.
     sqlite_writers: tokio::sync::Mutex<()>,
+    /// The industries' and oversight's part in the order lifecycle ([`order::LifecycleHooks`]).
+    hooks: &'static dyn order::LifecycleHooks,
 }
 
 impl Escrow {
@@ -106,6 +118,7 @@ impl Escrow {
             log_size,
             alerts,
             sqlite_writers: tokio::sync::Mutex::new(()),
+            hooks: &industries::Industries,
         })
     }
 
@@ -122,6 +135,11 @@ impl Escrow {
     pub(crate) fn notify_alert(&self, a: alert::AlertRecord) {
         // No subscribers is fine.
         let _ = self.alerts.send(a);
+    }
+
+    /// The lifecycle's seam, for the order commands.
+    pub(crate) fn hooks(&self) -> &'static dyn order::LifecycleHooks {
+        self.hooks
     }
 
     pub fn db(&self) -> &DatabaseConnection {

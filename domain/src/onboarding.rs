@@ -3,7 +3,6 @@
 //! recorded as an event, so the evidence of why a merchant was accepted, reviewed or blocked is
 //! in the notarized log.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::command::Tx;
@@ -16,25 +15,7 @@ use crate::party::{Licence, PartyStatus};
 /// Licence statuses that mean the business is operating (存续, 在业).
 pub const ACTIVE_LICENCE_STATUSES: [&str; 2] = ["存续", "在业"];
 
-/// How one check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Outcome {
-    Pass,
-    /// A person must look at it: the merchant goes to manual review.
-    Review,
-    /// The merchant may not be accepted as active.
-    Fail,
-}
-
-/// One onboarding check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckResult {
-    pub check: &'static str,
-    pub input: String,
-    pub outcome: Outcome,
-    pub detail: String,
-}
+pub use crate::screening::{CheckResult, Outcome};
 
 /// All checks and the status they lead to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,10 +6,26 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::confirmer::ConfirmerKind;
+use crate::enums::string_enum;
 use crate::error::DomainError;
 use crate::ids::PartyId;
 use crate::money::{BP_WHOLE, Bp, Money};
+
+string_enum!(
+    /// What kind of third party a confirmer is.
+    ConfirmerKind {
+        /// A driving-training association (驾培协会) reporting exam results.
+        TrainingAssociation = "TRAINING_ASSOCIATION",
+        /// An exam system (the traffic police's exam results).
+        ExamSystem = "EXAM_SYSTEM",
+        /// A training timing platform (计时平台) reporting hours.
+        TimingSystem = "TIMING_SYSTEM",
+        /// A school confirming a canteen's or a course's delivery.
+        School = "SCHOOL",
+        /// An inspection body (a housing or quality inspection).
+        InspectionBody = "INSPECTION_BODY",
+    }
+);
 
 /// Most milestones a schedule may have.
 pub const MAX_MILESTONES: usize = 24;

@@ -40,7 +40,7 @@ use crate::event::NewEvent;
 use crate::ids::{CardUsageId, EntryId, OrderId, PartyId};
 use crate::ledger::{EntryKind, post_cleared, transfer};
 use crate::money::Money;
-use crate::order::{MilestoneStatus, OrderRecord, OrderStatus, get_order, milestones_of};
+use crate::order_record::{MilestoneStatus, OrderRecord, OrderStatus, get_order, milestones_of};
 use crate::party::{PartyKind, PartyRecord, get_party, get_party_of};
 use crate::principal::{Principal, Role};
 use crate::scheduler;

@@ -5,85 +5,22 @@
 //! never as forbidden, so ids reveal nothing.
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
-use lvyue_entity::{account, alert, escrow_order, event, party, scheme};
+use lvyue_entity::{account, escrow_order, event, party, scheme};
 
-use crate::alert::{AlertRecord, AlertStatus};
 use crate::error::{DomainError, DomainResult};
 use crate::event::{EventRecord, to_i64};
-use crate::ids::{AlertId, OrderId, PartyId, SchemeId, Seq};
+use crate::ids::{OrderId, PartyId, SchemeId, Seq};
 use crate::ledger::AccountRecord;
-use crate::order::{OrderRecord, OrderStatus};
+use crate::order_record::{OrderRecord, OrderStatus};
 use crate::party::{PartyKind, PartyRecord};
 use crate::principal::{Industry, Jurisdiction, Principal, Role};
 use crate::scheme::SchemeRecord;
 
-/// Largest page a list query returns.
-pub const MAX_PAGE: u64 = 200;
-
-/// A page request: newest first, after the row with id `after` (exclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Page {
-    pub after: Option<i64>,
-    pub first: u64,
-}
-
-impl Page {
-    pub fn new(after: Option<i64>, first: u64) -> DomainResult<Page> {
-        if first == 0 || first > MAX_PAGE {
-            return Err(DomainError::invalid(
-                "first",
-                format!("must be 1 to {MAX_PAGE}"),
-            ));
-        }
-        Ok(Page { after, first })
-    }
-}
-
-/// One page of rows and whether more follow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub has_next: bool,
-}
-
-pub(crate) fn page_of<T>(mut rows: Vec<T>, page: Page) -> Paged<T> {
-    let has_next = rows.len() as u64 > page.first;
-    rows.truncate(page.first as usize);
-    Paged {
-        items: rows,
-        has_next,
-    }
-}
-
-/// Runs `q` for one page, newest first by `id`, after the row `page.after` (keyset pagination).
-pub(crate) async fn newest_first<C, E, T>(
-    db: &C,
-    q: Select<E>,
-    id: E::Column,
-    page: Page,
-) -> DomainResult<Paged<T>>
-where
-    C: ConnectionTrait,
-    E: EntityTrait,
-    T: TryFrom<E::Model, Error = DomainError>,
-{
-    let q = match page.after {
-        Some(after) => q.filter(id.lt(after)),
-        None => q,
-    };
-    let rows = q.order_by_desc(id).limit(page.first + 1).all(db).await?;
-    Ok(page_of(
-        rows.into_iter()
-            .map(T::try_from)
-            .collect::<DomainResult<Vec<_>>>()?,
-        page,
-    ))
-}
+pub use crate::page::{MAX_PAGE, Page, Paged};
+pub(crate) use crate::page::{newest_first, page_of};
 
 /// Rows whose region starts with one of the prefixes and whose industry is listed.
 pub(crate) fn jurisdiction_condition<R, I>(j: &Jurisdiction, region: R, industry: I) -> Condition
@@ -167,22 +104,6 @@ pub fn scheme_scope(p: &Principal) -> Condition {
             scheme::Column::Industry,
         ),
         // Merchants and payers see the schemes they take part in through their orders.
-        _ => nothing(),
-    }
-}
-
-/// What alerts a principal may see.
-pub fn alert_scope(p: &Principal) -> Condition {
-    match p.role {
-        Role::Bank => Condition::all(),
-        Role::Regulator => jurisdiction_condition(
-            &p.jurisdiction,
-            alert::Column::Region,
-            alert::Column::Industry,
-        ),
-        Role::Merchant => p.party_id.map_or_else(nothing, |id| {
-            Condition::all().add(alert::Column::MerchantId.eq(id.0))
-        }),
         _ => nothing(),
     }
 }
@@ -341,21 +262,6 @@ pub async fn scheme_visible<C: ConnectionTrait>(
         .try_into()
 }
 
-/// # Errors
-/// `NOT_FOUND` when it does not exist or is out of scope.
-pub async fn alert_visible<C: ConnectionTrait>(
-    db: &C,
-    p: &Principal,
-    id: AlertId,
-) -> DomainResult<AlertRecord> {
-    alert::Entity::find_by_id(id.0)
-        .filter(alert_scope(p))
-        .one(db)
-        .await?
-        .ok_or_else(|| DomainError::not_found("alert", id))?
-        .try_into()
-}
-
 /// Filters of the order list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderFilter {
@@ -483,23 +389,6 @@ pub async fn schemes<C: ConnectionTrait>(
 ) -> DomainResult<Paged<SchemeRecord>> {
     let q = scheme::Entity::find().filter(scheme_scope(p));
     newest_first(db, q, scheme::Column::Id, page).await
-}
-
-/// Alerts in scope, newest first.
-///
-/// # Errors
-/// Database errors.
-pub async fn alerts<C: ConnectionTrait>(
-    db: &C,
-    p: &Principal,
-    status: Option<AlertStatus>,
-    page: Page,
-) -> DomainResult<Paged<AlertRecord>> {
-    let mut q = alert::Entity::find().filter(alert_scope(p));
-    if let Some(s) = status {
-        q = q.filter(alert::Column::Status.eq(s.as_str()));
-    }
-    newest_first(db, q, alert::Column::Id, page).await
 }
 
 /// Accounts a principal may see: the bank any; a merchant those it owns.

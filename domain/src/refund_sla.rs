@@ -15,9 +15,10 @@ use crate::clock::Timestamp;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrderId, PartyId, SchemeId};
 use crate::money::Money;
-use crate::order::{OrderRecord, RefundStatus};
+use crate::order_record::{OrderRecord, RefundStatus};
+use crate::page::{Page, Paged, page_of};
 use crate::principal::{Industry, Principal};
-use crate::queries::{Page, Paged, order_scope, page_of};
+use crate::queries::order_scope;
 
 /// Which refunds to list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

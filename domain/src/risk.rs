@@ -22,7 +22,7 @@ use crate::event::NewEvent;
 use crate::ids::{OrderId, PartyId};
 use crate::ledger::EntryKind;
 use crate::money::Money;
-use crate::order::{OrderRecord, OrderStatus};
+use crate::order_record::{OrderRecord, OrderStatus};
 use crate::party::{PartyKind, PartyStatus, get_party_of};
 use crate::policy::Policy;
 use crate::principal::Role;
@@ -424,7 +424,7 @@ pub(crate) async fn after_release(
 /// is not refused for custody), so a shortfall it leaves is alerted now rather than found at
 /// the next release, which it would block.
 pub(crate) async fn after_deduction(tx: &mut Tx<'_>, order: OrderId) -> DomainResult<()> {
-    let order = crate::order::get_order(tx.db(), order).await?;
+    let order = crate::order_record::get_order(tx.db(), order).await?;
     let policy = policy_at(tx.db(), order.scheme, order.policy_version).await?;
     let Some(rule) = &policy.custody else {
         return Ok(());
@@ -493,7 +493,7 @@ async fn ahead_of_delivery(
     merchant: &crate::party::PartyRecord,
 ) -> DomainResult<()> {
     let policy = policy_at(tx.db(), order.scheme, order.policy_version).await?;
-    for m in crate::order::milestones_of(tx.db(), order.id).await? {
+    for m in crate::order_record::milestones_of(tx.db(), order.id).await? {
         if m.released_at != Some(tx.now) {
             continue;
         }
@@ -503,7 +503,7 @@ async fn ahead_of_delivery(
         if rule.confirm_by.is_empty() {
             continue;
         }
-        if !crate::gate::confirmations_complete(tx.db(), m.id, &rule.confirm_by).await? {
+        if !crate::order_record::confirmations_complete(tx.db(), m.id, &rule.confirm_by).await? {
             let a = NewAlert::new(
                 AlertKind::ReleaseAheadOfDelivery,
                 Severity::Warning,
@@ -588,8 +588,8 @@ mod tests {
     use crate::clock::Timestamp;
     use crate::court::{CourtDeduct, CourtFreeze};
     use crate::db_test;
+    use crate::page::Page;
     use crate::principal::Industry;
-    use crate::queries::Page;
     use crate::testing::TestDb;
     use crate::testing::world::World;
 
@@ -637,10 +637,9 @@ mod tests {
             })
             .await
             .unwrap();
-            let alerts =
-                crate::queries::alerts(&db.db, &w.bank, None, Page::new(None, 50).unwrap())
-                    .await
-                    .unwrap();
+            let alerts = crate::alert::alerts(&db.db, &w.bank, None, Page::new(None, 50).unwrap())
+                .await
+                .unwrap();
             let short: Vec<_> = alerts
                 .items
                 .iter()

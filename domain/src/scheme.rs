@@ -18,7 +18,7 @@ use crate::ids::{AccountId, PartyId, SchemeId};
 use crate::ledger::{AccountKind, NewAccount, open_account, system};
 use crate::party::{PartyKind, get_party_of};
 use crate::policy::Policy;
-use crate::principal::{Industry, RegionCode, Role};
+use crate::principal::{Industry, Principal, RegionCode, Role};
 
 string_enum!(
     /// A scheme's state.
@@ -455,4 +455,61 @@ impl Command for EnrollMerchant {
         );
         Ok(e.into())
     }
+}
+/// A merchant's money in one scheme.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemeBalance {
+    pub scheme: SchemeId,
+    /// Settled prepaid money in escrow across the merchant's orders.
+    pub escrow_fen: i64,
+    /// Of which held (court freezes and other holds).
+    pub held_fen: i64,
+    /// Released and waiting for payout.
+    pub payable_fen: i64,
+}
+
+impl SchemeBalance {
+    /// Escrow not held.
+    pub fn available_fen(&self) -> i64 {
+        self.escrow_fen - self.held_fen
+    }
+}
+
+/// A merchant's balances per scheme it is enrolled in: the merchant itself or the bank.
+///
+/// # Errors
+/// `NOT_FOUND` when another merchant asks.
+pub async fn merchant_balances<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    merchant: PartyId,
+) -> DomainResult<Vec<SchemeBalance>> {
+    if !(p.role == Role::Bank || (p.role == Role::Merchant && p.party_id == Some(merchant))) {
+        return Err(DomainError::not_found("merchant", merchant));
+    }
+    let mut out = Vec::new();
+    for e in enrollments_of(db, merchant).await? {
+        let children = lvyue_entity::account::Entity::find()
+            .filter(lvyue_entity::account::Column::ParentId.eq(e.group_account.0))
+            .all(db)
+            .await?;
+        let mut b = SchemeBalance {
+            scheme: e.scheme,
+            escrow_fen: 0,
+            held_fen: 0,
+            payable_fen: 0,
+        };
+        for a in children {
+            match a.kind.parse::<AccountKind>()? {
+                AccountKind::Escrow => {
+                    b.escrow_fen += a.balance_fen;
+                    b.held_fen += a.held_fen;
+                }
+                AccountKind::Payable => b.payable_fen += a.balance_fen,
+                _ => {}
+            }
+        }
+        out.push(b);
+    }
+    Ok(out)
 }

@@ -218,11 +218,11 @@ pub mod world {
     use crate::command::Command;
     use crate::error::DomainResult;
     use crate::ids::PartyId;
+    use crate::merchant::RegisterMerchant;
     use crate::money::Money;
-    use crate::order::{Channel, Collect, CollectOutcome, OpenOrder, OrderRecord};
-    use crate::party::{
-        Licence, PartyRecord, RegisterCourt, RegisterMerchant, RegisterPayer, RegisterRegulator,
-    };
+    use crate::order::{Channel, Collect, CollectOutcome, OpenOrder};
+    use crate::order_record::OrderRecord;
+    use crate::party::{Licence, PartyRecord, RegisterCourt, RegisterPayer, RegisterRegulator};
     use crate::principal::{Industry, Jurisdiction, Principal, Role};
     use crate::scheme::{CreateScheme, EnrollMerchant, Enrollment, SchemeRecord};
 
@@ -468,7 +468,7 @@ pub mod world {
         ///
         /// # Panics
         /// On database errors.
-        pub async fn pass_days(&self, days: i64) -> crate::scheduler::TickReport {
+        pub async fn pass_days(&self, days: i64) -> crate::jobs::TickReport {
             self.clock.advance_days(days);
             self.tick().await
         }
@@ -477,10 +477,10 @@ pub mod world {
         ///
         /// # Panics
         /// On database errors.
-        pub async fn tick(&self) -> crate::scheduler::TickReport {
-            let mut total = crate::scheduler::TickReport::default();
+        pub async fn tick(&self) -> crate::jobs::TickReport {
+            let mut total = crate::jobs::TickReport::default();
             loop {
-                let r = crate::scheduler::tick(&self.escrow).await.expect("tick");
+                let r = crate::jobs::tick(&self.escrow).await.expect("tick");
                 total.fired += r.fired;
                 total.failed += r.failed;
                 if r.fired == 0 {

@@ -36,10 +36,9 @@ use lvyue_api::auth::Minter;
 use lvyue_api::config::{Config, DatabaseUrl};
 use lvyue_domain::command::{Command, Tx};
 use lvyue_domain::identity::{id_number_with_check, uscc_with_check};
+use lvyue_domain::merchant::RegisterMerchant;
 use lvyue_domain::order::{Channel, Collect, OpenOrder};
-use lvyue_domain::party::{
-    Licence, PartyRecord, RegisterMerchant, RegisterPayer, RegisterRegulator,
-};
+use lvyue_domain::party::{Licence, PartyRecord, RegisterPayer, RegisterRegulator};
 use lvyue_domain::principal::{Industry, Jurisdiction, Principal, Role};
 use lvyue_domain::scheme::{CreateScheme, EnrollMerchant};
 use lvyue_domain::testing::TestDb;

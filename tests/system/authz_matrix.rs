@@ -8,6 +8,10 @@
 //! Beyond allow and deny, every answer to tenant A's principals is walked for anything of
 //! tenant B (ids, order number, names, USCC) through nested fields and connections; a refused
 //! mutation leaves the log as it was; and no answer is ever `INTERNAL`.
+//!
+//! Each row is asked over HTTP and over a WebSocket (graphql-transport-ws) opened with the same
+//! caller's token, and both answers are held to the same rules; a mutation expected to succeed
+//! is sent once, alternately over one transport and the other.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,6 +22,7 @@ use lvyue_domain::principal::{Industry, Principal, Role};
 use lvyue_domain::testing::Backend;
 
 use crate::harness::{TestServer, bank};
+use crate::subscriptions::{Socket, connect, next, over_socket, send};
 use crate::world::{as_party, as_regulator, bank_do, monday};
 
 /// Who may reach each field. Letters: `B` bank, `M` merchant, `P` payer, `R` regulator, `C`
@@ -211,6 +216,40 @@ impl Who {
             Who::Confirmer => 'F',
         }
     }
+}
+
+/// How a row's request reaches the server: `POST /graphql`, or an operation on a
+/// graphql-transport-ws socket opened with the caller's token in `connection_init`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    Http,
+    Socket,
+}
+
+impl Transport {
+    fn label(self) -> &'static str {
+        match self {
+            Transport::Http => "HTTP",
+            Transport::Socket => "WebSocket",
+        }
+    }
+}
+
+/// A socket for `principal` (anonymous: no token), acknowledged.
+async fn socket_for(srv: &TestServer, principal: Option<&Principal>) -> Socket {
+    let mut socket = connect(srv).await;
+    let payload = match principal {
+        Some(p) => json!({ "Authorization": format!("Bearer {}", srv.token(p)) }),
+        None => json!({}),
+    };
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
+    let ack = next(&mut socket).await.expect("connection_ack");
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
 }
 
 /// What a role may do with a field, from [`ACCESS`].
@@ -1048,6 +1087,8 @@ async fn matrix(backend: Backend) {
     };
     let mut violations = Vec::new();
     let mut rows = 0;
+    let mut per_transport: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut sockets: BTreeMap<Who, Socket> = BTreeMap::new();
     let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
     let mut known_bugs = Vec::new();
     for (name, f) in &fields {
@@ -1082,103 +1123,136 @@ async fn matrix(backend: Backend) {
                 };
                 let query = format!("{op}{decls} {{ {short}{uses} {selection} }}");
                 let principal = a.principal(who);
-                let before = if is_mutation {
-                    Some(log_size(&srv).await)
-                } else {
-                    None
-                };
-                let body = srv
-                    .gql(principal.as_ref(), &query, Value::Object(args.vars.clone()))
-                    .await;
-                rows += 1;
-                let code = root_code(&body, short);
-                let row = format!(
-                    "{name} as {who:?} with {} ids",
-                    if own { "its own" } else { "another tenant's" }
-                );
-                *outcomes
-                    .entry(if code.is_none() { "allowed" } else { "refused" })
-                    .or_default() += 1;
-                if codes(&body)
-                    .iter()
-                    .any(|c| c == "INTERNAL" || c == "<none>")
-                {
-                    violations.push(format!("{row}: an error without a proper code: {body}"));
-                }
+                let expected = access(rule, who);
                 let across = ACROSS_TENANTS
                     .iter()
                     .any(|(f, r, _)| f == name && *r == who.letter());
-                let expected = access(rule, who);
-                let ok = match (expected, own || who == Who::Bank || across) {
-                    (Access::Refused, _) => {
-                        let want = if who == Who::Anonymous {
-                            "UNAUTHENTICATED"
-                        } else {
-                            "FORBIDDEN"
-                        };
-                        code.as_deref() == Some(want)
-                    }
-                    (Access::Empty, _) => {
-                        matches!(code.as_deref(), Some("NOT_FOUND" | "FORBIDDEN"))
-                    }
-                    (Access::Own, true) if names_nothing => {
-                        !matches!(code.as_deref(), Some("FORBIDDEN" | "UNAUTHENTICATED"))
-                    }
-                    (Access::Own, true) => !matches!(
-                        code.as_deref(),
-                        Some("FORBIDDEN" | "UNAUTHENTICATED" | "NOT_FOUND")
-                    ),
-                    (Access::Own, false) => match code.as_deref() {
-                        Some("NOT_FOUND" | "FORBIDDEN") => true,
-                        // A query may answer with nothing of the other tenant (checked below).
-                        None => !is_mutation,
-                        Some(_) => false,
-                    },
-                };
-                let known = KNOWN_BUGS
-                    .iter()
-                    .find(|(f, r, _)| f == name && *r == who.letter() && own);
-                if let Some((_, _, why)) = known {
-                    if ok {
-                        violations.push(format!(
-                            "{row}: answers as the table says now; remove it from KNOWN_BUGS"
-                        ));
+                let allowed =
+                    matches!(expected, Access::Own) && (own || who == Who::Bank || across);
+                // Every row over both transports, except a mutation expected to go through,
+                // which would act twice: those alternate between HTTP and the socket.
+                let transports: Vec<Transport> = if is_mutation && allowed {
+                    vec![if rows % 2 == 0 {
+                        Transport::Http
                     } else {
-                        known_bugs.push(format!("{row}: {why}"));
+                        Transport::Socket
+                    }]
+                } else {
+                    vec![Transport::Http, Transport::Socket]
+                };
+                for transport in transports {
+                    let before = if is_mutation {
+                        Some(log_size(&srv).await)
+                    } else {
+                        None
+                    };
+                    let vars = Value::Object(args.vars.clone());
+                    let body = match transport {
+                        Transport::Http => srv.gql(principal.as_ref(), &query, vars).await,
+                        Transport::Socket => {
+                            let socket = match sockets.entry(who) {
+                                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                                std::collections::btree_map::Entry::Vacant(e) => {
+                                    e.insert(socket_for(&srv, principal.as_ref()).await)
+                                }
+                            };
+                            let id = rows.to_string();
+                            match over_socket(socket, &id, &query, vars).await {
+                                // graphql-transport-ws sends a request it refuses before
+                                // running as an `error` message of errors.
+                                Value::Array(errors) => json!({ "errors": errors }),
+                                answer => answer,
+                            }
+                        }
+                    };
+                    rows += 1;
+                    *per_transport.entry(transport.label()).or_default() += 1;
+                    let code = root_code(&body, short);
+                    let row = format!(
+                        "{name} as {who:?} with {} ids over {}",
+                        if own { "its own" } else { "another tenant's" },
+                        transport.label()
+                    );
+                    *outcomes
+                        .entry(if code.is_none() { "allowed" } else { "refused" })
+                        .or_default() += 1;
+                    if codes(&body)
+                        .iter()
+                        .any(|c| c == "INTERNAL" || c == "<none>")
+                    {
+                        violations.push(format!("{row}: an error without a proper code: {body}"));
                     }
-                } else if !ok {
-                    violations.push(format!(
-                        "{row}: expected {expected:?} ({rule}), got {}: {}",
-                        code.as_deref().unwrap_or("success"),
-                        body
-                    ));
-                }
-                // Nothing of tenant B ever reaches tenant A's principals.
-                if !matches!(who, Who::Bank) && !across {
-                    let found = leaks(&body["data"], &b);
-                    if !found.is_empty() {
+                    let ok = match (expected, own || who == Who::Bank || across) {
+                        (Access::Refused, _) => {
+                            let want = if who == Who::Anonymous {
+                                "UNAUTHENTICATED"
+                            } else {
+                                "FORBIDDEN"
+                            };
+                            code.as_deref() == Some(want)
+                        }
+                        (Access::Empty, _) => {
+                            matches!(code.as_deref(), Some("NOT_FOUND" | "FORBIDDEN"))
+                        }
+                        (Access::Own, true) if names_nothing => {
+                            !matches!(code.as_deref(), Some("FORBIDDEN" | "UNAUTHENTICATED"))
+                        }
+                        (Access::Own, true) => !matches!(
+                            code.as_deref(),
+                            Some("FORBIDDEN" | "UNAUTHENTICATED" | "NOT_FOUND")
+                        ),
+                        (Access::Own, false) => match code.as_deref() {
+                            Some("NOT_FOUND" | "FORBIDDEN") => true,
+                            // A query may answer with nothing of the other tenant (checked below).
+                            None => !is_mutation,
+                            Some(_) => false,
+                        },
+                    };
+                    let known = KNOWN_BUGS
+                        .iter()
+                        .find(|(f, r, _)| f == name && *r == who.letter() && own);
+                    if let Some((_, _, why)) = known {
+                        if ok {
+                            violations.push(format!(
+                                "{row}: answers as the table says now; remove it from KNOWN_BUGS"
+                            ));
+                        } else {
+                            known_bugs.push(format!("{row}: {why}"));
+                        }
+                    } else if !ok {
                         violations.push(format!(
-                            "{row}: tenant B's {found:?} in the answer: {}",
-                            body["data"]
+                            "{row}: expected {expected:?} ({rule}), got {}: {}",
+                            code.as_deref().unwrap_or("success"),
+                            body
                         ));
                     }
-                }
-                // A refused mutation changes nothing.
-                if let Some(before) = before
-                    && code.is_some()
-                {
-                    let after = log_size(&srv).await;
-                    if after != before {
-                        violations.push(format!(
-                            "{row}: refused with {code:?} but the log grew from {before} to {after}"
-                        ));
+                    // Nothing of tenant B ever reaches tenant A's principals.
+                    if !matches!(who, Who::Bank) && !across {
+                        let found = leaks(&body["data"], &b);
+                        if !found.is_empty() {
+                            violations.push(format!(
+                                "{row}: tenant B's {found:?} in the answer: {}",
+                                body["data"]
+                            ));
+                        }
+                    }
+                    // A refused mutation changes nothing.
+                    if let Some(before) = before
+                        && code.is_some()
+                    {
+                        let after = log_size(&srv).await;
+                        if after != before {
+                            violations.push(format!(
+                                "{row}: refused with {code:?} but the log grew from {before} to {after}"
+                            ));
+                        }
                     }
                 }
             }
         }
     }
     println!(
-        "authorization matrix on {backend:?}: {} fields × {} roles × own/other tenant = {rows} requests ({outcomes:?}); {} violations; ids naming no row of the world (guard checked only): {:?}",
+        "authorization matrix on {backend:?}: {} fields × {} roles × own/other tenant = {rows} requests ({outcomes:?}; {per_transport:?}); {} violations; ids naming no row of the world (guard checked only): {:?}",
         fields.len(),
         Who::ALL.len(),
         violations.len(),

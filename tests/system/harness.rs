@@ -141,7 +141,7 @@ impl TestServer {
         let escrow = &self.running().state().escrow;
         let mut fired = 0;
         loop {
-            let r = lvyue_domain::scheduler::tick(escrow)
+            let r = lvyue_domain::jobs::tick(escrow)
                 .await
                 .expect("scheduler tick");
             fired += r.fired;

@@ -15,14 +15,13 @@ use lvyue_domain::confirmer::{ConfirmerKind, RegisterConfirmer};
 use lvyue_domain::idempotency::IdempotencyKey;
 use lvyue_domain::identity::{id_number_with_check, uscc_with_check};
 use lvyue_domain::ids::{OrderId, PartyId, SchemeId};
+use lvyue_domain::merchant::RegisterMerchant;
 use lvyue_domain::money::{Bp, Money};
 use lvyue_domain::order::{
     ApproveDeduction, Channel, Collect, ConfirmAs, ConfirmMilestone, ExecuteRefund, OpenOrder,
     OrderRecord, RequestRefund,
 };
-use lvyue_domain::party::{
-    Licence, RegisterCourt, RegisterMerchant, RegisterPayer, RegisterRegulator,
-};
+use lvyue_domain::party::{Licence, RegisterCourt, RegisterPayer, RegisterRegulator};
 use lvyue_domain::prepaid::{IssuerType, RecordUsage, SetMerchantProfile};
 use lvyue_domain::principal::{Industry, Jurisdiction, Principal, Role};
 use lvyue_domain::scheme::{CreateScheme, EnrollMerchant};
@@ -317,7 +316,7 @@ impl Builder {
     pub(super) async fn next_day(&mut self) -> anyhow::Result<()> {
         self.clock.advance_days(1);
         loop {
-            let r = lvyue_domain::scheduler::tick(&self.escrow).await?;
+            let r = lvyue_domain::jobs::tick(&self.escrow).await?;
             if r.fired == 0 {
                 return Ok(());
             }

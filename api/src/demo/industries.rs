@@ -12,6 +12,7 @@ use lvyue_domain::deposit::{
     WithdrawDeposit,
 };
 use lvyue_domain::ids::{AccountId, HoldId, PartyId, SchemeId, VoucherId};
+use lvyue_domain::list_import::ImportList;
 use lvyue_domain::medical::{
     AdvanceInsurerShare, PaymentShare, RecordPatientPayment, RepayAdvance,
 };
@@ -23,7 +24,7 @@ use lvyue_domain::principal::{Industry, Principal, Role};
 use lvyue_domain::queries::{OrderFilter, Page};
 use lvyue_domain::reconcile::ImportStatement;
 use lvyue_domain::risk::RecordComplaint;
-use lvyue_domain::screening::{ImportList, ListKind};
+use lvyue_domain::screening::ListKind;
 use lvyue_domain::voucher::{
     CreateVoucherProject, FundVoucherProject, FundVoucherSubsidy, InheritVoucher, IssueVoucher,
     RedeemVoucher, ReissueVoucher, ReportVoucherLoss, TransferPart, TransferVoucher,
@@ -703,7 +704,7 @@ impl Builder {
             ) {
                 continue;
             }
-            for b in lvyue_domain::ledger::merchant_balances(self.escrow.db(), &bank, m.id).await? {
+            for b in lvyue_domain::scheme::merchant_balances(self.escrow.db(), &bank, m.id).await? {
                 let half = Money::from_fen(b.payable_fen / 2)?;
                 if half.fen() >= 10_000 && m.status == lvyue_domain::party::PartyStatus::Active {
                     self.bank(RequestPayout {

@@ -8,7 +8,7 @@ use futures_util::Stream;
 
 use lvyue_domain::alert::{AlertRecord, HandleAlert};
 use lvyue_domain::principal::{Principal, Role};
-use lvyue_domain::queries::{self, Page as DPage};
+use lvyue_domain::queries::Page as DPage;
 
 use super::common::{gid, id, run, time};
 use super::connection::{self, Cursor, Page};
@@ -103,7 +103,7 @@ impl AlertQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<Cursor, Alert>> {
         let page = Page::new(first, after)?;
-        let rows = queries::alerts(
+        let rows = lvyue_domain::alert::alerts(
             ctx.escrow()?.db(),
             ctx.principal()?,
             status.map(Into::into),
@@ -155,7 +155,7 @@ impl AlertMutation {
 #[derive(Default)]
 pub struct AlertSubscription;
 
-/// Whether a live alert is for this subscriber (the same rule as `queries::alert_scope`).
+/// Whether a live alert is for this subscriber (the same rule as `alert::alert_scope`).
 fn in_scope(p: &Principal, a: &AlertRecord) -> bool {
     match p.role {
         Role::Bank => true,
@@ -192,7 +192,9 @@ fn async_stream_alerts(
                 Ok(a) if in_scope(&p, &a) => {
                     // Raised inside a transaction that may have rolled back: wait for the commit.
                     for _ in 0..50 {
-                        if let Ok(stored) = queries::alert_visible(escrow.db(), &p, a.id).await {
+                        if let Ok(stored) =
+                            lvyue_domain::alert::alert_visible(escrow.db(), &p, a.id).await
+                        {
                             return Some((Alert::from(stored), (rx, p, escrow)));
                         }
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -178,7 +178,7 @@ impl JournalEntry {
 }
 
 /// A merchant's money in one scheme.
-pub struct SchemeBalance(pub dledger::SchemeBalance);
+pub struct SchemeBalance(pub lvyue_domain::scheme::SchemeBalance);
 
 #[Object]
 impl SchemeBalance {
@@ -338,11 +338,13 @@ impl LedgerQuery {
             Some(m) => id::<PartyId>(&m)?,
             None => p.own_party()?,
         };
-        Ok(dledger::merchant_balances(ctx.escrow()?.db(), p, m)
-            .await?
-            .into_iter()
-            .map(SchemeBalance)
-            .collect())
+        Ok(
+            lvyue_domain::scheme::merchant_balances(ctx.escrow()?.db(), p, m)
+                .await?
+                .into_iter()
+                .map(SchemeBalance)
+                .collect(),
+        )
     }
 
     /// A merchant's payouts, newest first (the merchant its own; the bank names one).

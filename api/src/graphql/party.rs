@@ -5,12 +5,12 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use lvyue_domain::ids::PartyId;
+use lvyue_domain::list_import::{ImportList, ListImportResult};
 use lvyue_domain::party::{self as dparty, PartyKind, PartyRecord};
 use lvyue_domain::pii::mask_name;
 use lvyue_domain::principal::{Jurisdiction, Principal, Role};
 use lvyue_domain::queries::{self, Page as DPage};
 use lvyue_domain::risk;
-use lvyue_domain::screening::{ImportList, ListImportResult};
 
 use super::common::{gid, id, run, time};
 use super::connection::{self, Cursor, Page};
@@ -348,7 +348,7 @@ impl PartyMutation {
         input: RegisterMerchantInput,
         idempotency_key: String,
     ) -> async_graphql::Result<Party> {
-        let cmd = dparty::RegisterMerchant {
+        let cmd = lvyue_domain::merchant::RegisterMerchant {
             name: input.name,
             uscc: input.uscc,
             region: input.region.parse()?,
@@ -481,7 +481,7 @@ impl PartyMutation {
         reason: String,
         idempotency_key: String,
     ) -> async_graphql::Result<Party> {
-        let cmd = dparty::SetMerchantStatus {
+        let cmd = lvyue_domain::merchant::SetMerchantStatus {
             merchant: id::<PartyId>(&merchant)?,
             status: status.into(),
             reason,

@@ -20,7 +20,7 @@ use crate::clock::Timestamp;
 use crate::command::Tx;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrderId, PaymentId};
-use crate::order::{PaymentStatus, RefundStatus, get_order};
+use crate::order_record::{PaymentStatus, RefundStatus, get_order};
 use crate::scheduler::{self, JobKind, JobStatus};
 use crate::scheme::policy_at;
 
@@ -125,7 +125,7 @@ async fn replan_payments(tx: &mut Tx<'_>, out: &mut Replanned) -> DomainResult<(
         }
         .update(tx.db())
         .await?;
-        let target = crate::order::settle_job_target(now.date)?;
+        let target = crate::order_record::settle_job_target(now.date)?;
         // A settle date that has already come (the year was loaded late) settles at once; an
         // earlier settle job for that date may have run already.
         let (due, key) = if now.date <= today {
@@ -201,7 +201,7 @@ async fn replan_refunds(tx: &mut Tx<'_>, out: &mut Replanned) -> DomainResult<()
             out.more = true;
             return Ok(());
         }
-        let due_at = crate::order::refund::end_of_day(now.date)?;
+        let due_at = crate::order_record::end_of_day(now.date)?;
         refund::ActiveModel {
             id: Set(r.id),
             due_at_us: Set(due_at.0),

@@ -22,10 +22,11 @@ use crate::gate::{self, Outflow};
 use crate::ids::{EntryId, PartyId, PurchaseId, SchemeId};
 use crate::ledger::{EntryKind, get_account, post_cleared, system, transfer};
 use crate::money::Money;
+use crate::page::{Page, Paged, page_of};
 use crate::party::{PartyKind, PartyRecord, PartyStatus, get_party_of};
 use crate::policy::{PurchaseApprover, PurchaseRule};
 use crate::principal::{Principal, Role};
-use crate::queries::{Page, Paged, jurisdiction_condition, nothing, page_of};
+use crate::queries::{jurisdiction_condition, nothing};
 use crate::scheme::{enrollment_of, get_scheme};
 
 /// Longest supplier name.

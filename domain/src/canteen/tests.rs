@@ -14,14 +14,14 @@ use crate::db_test;
 use crate::error::ErrorCode;
 use crate::ledger::balance;
 use crate::money::Money;
-use crate::order::{
-    ExecuteRefund, MilestoneStatus, OrderRecord, OrderStatus, RefundStatus, RequestRefund,
-    get_order, milestones_of, payments_of,
+use crate::order::{ExecuteRefund, RequestRefund, payments_of};
+use crate::order_record::{
+    MilestoneStatus, OrderRecord, OrderStatus, RefundStatus, get_order, milestones_of,
 };
+use crate::page::{Page, Paged};
 use crate::party::PartyRecord;
 use crate::payout::{BatchPayout, PayoutItem, RequestPayout};
 use crate::policy::PurchaseApprover;
-use crate::queries::{Page, Paged};
 use crate::refund_sla::{RefundSlaFilter, refund_sla};
 use crate::scheme::{Enrollment, SchemeRecord};
 use crate::testing::TestDb;
@@ -501,7 +501,7 @@ db_test!(
         );
         // Wednesday 03-25: the second is past its deadline.
         w.pass_days(15).await;
-        let alerts = crate::queries::alerts(&db.db, &w.as_regulator(&c.bureau), None, page())
+        let alerts = crate::alert::alerts(&db.db, &w.as_regulator(&c.bureau), None, page())
             .await
             .unwrap();
         let overdue: Vec<_> = alerts
@@ -670,7 +670,7 @@ db_test!(
             (o.status, o.refunded, o.in_escrow()),
             (OrderStatus::Active, m("100.00"), m("1700.00"))
         );
-        let amounts = |ms: Vec<crate::order::MilestoneRecord>| {
+        let amounts = |ms: Vec<crate::order_record::MilestoneRecord>| {
             ms.into_iter()
                 .map(|x| (x.amount.to_string(), x.status))
                 .collect::<Vec<_>>()

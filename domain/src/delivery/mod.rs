@@ -1,13 +1,13 @@
 //! Alert delivery (docs/domain.md, "Checks on merchants"): alerts pushed to the bank's webhook endpoints, signed with
 //! HMAC and retried with backoff for at least a day, and the on-call notifier that texts and
-//! calls on incidents. Bank only: regulators see alerts (scoped in `queries::alerts`), not where
+//! calls on incidents. Bank only: regulators see alerts (scoped in `alert::alerts`), not where
 //! the bank sends them.
 //!
 //! - Endpoints are registered and deactivated by commands; the signing secret is stored
 //!   encrypted by the escrow's vault and never leaves the domain except as a signature.
-//! - [`enqueue_alert`] runs inside the transaction that raises an alert (`alert::raise`): one
-//!   `webhook_delivery` row per active endpoint, so a delivery exists exactly when its alert was
-//!   committed, and at most one per endpoint and alert (unique index).
+//! - [`crate::outbox::enqueue`] runs inside the transaction that raises an alert
+//!   (`alert::raise`): one `webhook_delivery` row per active endpoint, so a delivery exists
+//!   exactly when its alert was committed, and at most one per endpoint and alert (unique index).
 //! - [`deliver_due`] (a worker the server runs periodically) sends due deliveries through a
 //!   [`WebhookSender`] — the domain has no HTTP client — and records every attempt.
 //! - [`page_on_call`] sends texts and calls through a [`Notifier`]; [`LocalNotifier`] only
@@ -27,7 +27,7 @@ pub use worker::{
     retry_delay_secs, signature,
 };
 
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -37,15 +37,13 @@ use serde_json::json;
 
 use lvyue_entity::{webhook_delivery, webhook_endpoint};
 
-use crate::alert::AlertRecord;
 use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
-use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
 use crate::ids::{AlertId, DeliveryId, WebhookEndpointId};
+use crate::page::{Page, Paged};
 use crate::principal::{Principal, Role};
-use crate::queries::{Page, Paged};
 
 /// Longest endpoint URL.
 pub const MAX_URL_CHARS: usize = 500;
@@ -55,16 +53,8 @@ pub const MAX_SECRET_BYTES: usize = 256;
 /// Most active endpoints: each alert writes one delivery per endpoint in its transaction.
 pub const MAX_ACTIVE_ENDPOINTS: u64 = 20;
 
-string_enum!(
-    /// A delivery's life: pending (waiting for its next attempt) until delivered, given up
-    /// after the retry window, or cancelled with its endpoint.
-    DeliveryStatus {
-        Pending = "PENDING",
-        Delivered = "DELIVERED",
-        Failed = "FAILED",
-        Cancelled = "CANCELLED",
-    }
-);
+pub use crate::alert::alert_payload;
+pub use crate::outbox::DeliveryStatus;
 
 /// A webhook endpoint as readers see it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,76 +275,6 @@ async fn get_endpoint<C: ConnectionTrait>(
         .await?
         .map(EndpointRecord::from)
         .ok_or_else(|| DomainError::not_found("webhook endpoint", id))
-}
-
-/// The JSON body delivered for an alert.
-pub fn alert_payload(a: &AlertRecord) -> String {
-    json!({
-        "type": "alert.raised",
-        "alert": {
-            "id": a.id,
-            "kind": a.kind,
-            "severity": a.severity,
-            "status": a.status,
-            "merchant_id": a.merchant,
-            "scheme_id": a.scheme,
-            "order_id": a.order,
-            "region": a.region,
-            "industry": a.industry,
-            "message": a.message,
-            "details": a.details,
-            "created_at": a.created_at.rfc3339(),
-        }
-    })
-    .to_string()
-}
-
-/// Queues the alert for every active endpoint, in the transaction that raises it. Called by
-/// `alert::raise`; a second call for the same alert adds nothing.
-///
-/// # Errors
-/// Database errors.
-pub(crate) async fn enqueue_alert(tx: &Tx<'_>, a: &AlertRecord) -> DomainResult<u64> {
-    let endpoints: Vec<i64> = webhook_endpoint::Entity::find()
-        .select_only()
-        .column(webhook_endpoint::Column::Id)
-        .filter(webhook_endpoint::Column::Active.eq(true))
-        .order_by_asc(webhook_endpoint::Column::Id)
-        .into_tuple()
-        .all(tx.db())
-        .await?;
-    if endpoints.is_empty() {
-        return Ok(0);
-    }
-    let payload = alert_payload(a);
-    let rows = endpoints
-        .iter()
-        .map(|&endpoint| webhook_delivery::ActiveModel {
-            endpoint_id: Set(endpoint),
-            alert_id: Set(a.id.0),
-            payload: Set(payload.clone()),
-            status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-            attempts: Set(0),
-            next_attempt_at_us: Set(tx.now.0),
-            last_status_code: Set(None),
-            last_error: Set(String::new()),
-            created_at_us: Set(tx.now.0),
-            delivered_at_us: Set(None),
-            ..Default::default()
-        });
-    webhook_delivery::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([
-                webhook_delivery::Column::EndpointId,
-                webhook_delivery::Column::AlertId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .try_insert()
-        .exec(tx.db())
-        .await?;
-    Ok(endpoints.len() as u64)
 }
 
 /// Webhook endpoints, newest first (bank only).

@@ -27,8 +27,8 @@ use crate::clock::{Clock, Timestamp};
 use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{AlertId, NotificationId};
+use crate::page::{Page, Paged};
 use crate::principal::{Principal, Role};
-use crate::queries::{Page, Paged};
 
 /// Alerts older than this are not paged any more (an on-call person paged a day late helps
 /// no one; the alert is still in the list).

@@ -13,8 +13,9 @@ use crate::alert::{AlertRecord, HandleAlert, Severity};
 use crate::clock::Clock;
 use crate::db_test;
 use crate::error::ErrorCode;
+use crate::merchant::SetMerchantStatus;
 use crate::order::RequestRefund;
-use crate::party::{PartyRecord, PartyStatus, SetMerchantStatus};
+use crate::party::{PartyRecord, PartyStatus};
 use crate::principal::Industry;
 use crate::testing::TestDb;
 use crate::testing::world::World;
@@ -95,7 +96,7 @@ async fn status_alert(db: &TestDb, w: &World, m: &PartyRecord, to: PartyStatus) 
     })
     .await
     .unwrap();
-    let newest = crate::queries::alerts(&db.db, &w.bank, None, Page::new(None, 1).unwrap())
+    let newest = crate::alert::alerts(&db.db, &w.bank, None, Page::new(None, 1).unwrap())
         .await
         .unwrap();
     newest.items[0].clone()

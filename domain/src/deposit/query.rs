@@ -13,8 +13,9 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{AccountId, HoldId, PartyId, SchemeId};
 use crate::ledger::balances_of;
 use crate::money::Money;
+use crate::page::{Page, Paged};
 use crate::principal::Principal;
-use crate::queries::{Page, Paged, deposit_account_scope, deposit_freeze_scope};
+use crate::queries::{deposit_account_scope, deposit_freeze_scope};
 
 /// What a depositor paid in from sources other than their bound cards on a China calendar
 /// day, across all their deposit accounts.

@@ -2,47 +2,48 @@
 //! money may leave supervised accounts — an order's escrow, a merchant's payable, a deposit, a
 //! voucher. Every outflow path asks it, and it answers with a [`Clearance`] or the rule that
 //! refuses. The ledger posts a debit of a supervised account only with a clearance that covers
-//! it ([`crate::ledger::post_cleared`]), and only this module can make one, so no path can move
+//! it ([`crate::ledger::post_cleared`]), and only this module can make one (the type lives in
+//! the ledger, and `clippy.toml` forbids its constructor anywhere else), so no path can move
 //! supervised money past the checks, whoever writes it next.
 //!
 //! What each path is checked for:
 //!
 //! | outflow | checks besides the ledger's holds and balances |
 //! |---|---|
-//! | release, card usage | the milestone's confirmations, or its time, or the order's expiry (the release path decides which milestone is due by the gate's [`confirmations_complete`]); its money in escrow (an instalment paid and settled); the policy's split terms; every recipient active, enrolled, not closing down, not on the dishonest-debtor list; the scheme active; the per-release and monthly caps; custody after the release |
+//! | release, card usage | the milestone's confirmations, or its time, or the order's expiry (the release path decides which milestone is due by [`crate::order_record::confirmations_complete`]); its money in escrow (an instalment paid and settled); the policy's split terms; every recipient active, enrolled, not closing down, not on the dishonest-debtor list; the scheme active; the per-release and monthly caps; custody after the release |
 //! | payout, batch payout | the merchant neither blocked nor closed; the scheme's policy lets payables be paid out (a canteen's money leaves only as purchase payments) |
 //! | refund, purchase payment, medical refund, deposit withdrawal and conversion, voucher transfer, redemption and expiry, court deduction | the path's own command has checked its business state (an approved purchase, a court's freeze); the gate records the path and limits the debit to the amount asked |
-//! | adjustment | the bank only |
+//! | adjustment | the bank only (granted by the ledger itself: [`Clearance::adjustment`]) |
 //!
 //! Industries take part through their scheme's policy, which the gate reads (`caps`, `custody`,
 //! `split`, `purchase`, `release_on_usage`), not through calls from the order lifecycle into
 //! their modules.
 
-mod clearance;
+// The gate is where clearances are granted (see `clippy.toml`).
+#![allow(clippy::disallowed_methods)]
 
-pub use clearance::{Clearance, Outflow};
+pub use crate::ledger::{Clearance, Outflow};
 
 use chrono::Datelike;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use lvyue_entity::{confirmation, journal_entry, posting};
+use lvyue_entity::{account, journal_entry, posting};
 
 use crate::clock::Timestamp;
 use crate::command::Tx;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{AccountId, MilestoneId, OrderId, PartyId, SchemeId};
-use crate::ledger::{EntryKind, get_account};
+use crate::ids::{AccountId, OrderId, PartyId, SchemeId};
+use crate::ledger::{AccountKind, EntryKind, get_account};
 use crate::money::Money;
-use crate::order::OrderRecord;
+use crate::order_record::OrderRecord;
 use crate::party::{PartyKind, PartyRecord, PartyStatus, get_party_of};
-use crate::policy::{Confirmer, CustodyReference, Policy};
-use crate::principal::Role;
+use crate::policy::{CustodyReference, Policy};
 use crate::scheme::{SchemeStatus, enrollment_of, ensure_not_closing_down, get_scheme, policy_at};
 
 /// Clears a release of `amount` from `order`'s escrow to its merchant (and sub-merchants):
 /// `outflow` is [`Outflow::Release`] for a milestone's tranche, [`Outflow::Usage`] for a
 /// prepaid card's use. The tranche's confirmations are the caller's to have checked with
-/// [`confirmations_complete`]; everything else a release needs is checked here.
+/// [`crate::order_record::confirmations_complete`]; everything else a release needs is checked here.
 ///
 /// # Errors
 /// `INVALID_STATE` naming the recipient, scheme or order state that refuses;
@@ -93,7 +94,7 @@ pub async fn release(
     }
     let enrollment = enrollment_of(tx.db(), order.merchant, order.scheme).await?;
     if let Some(cap) = policy.caps.monthly {
-        let released = released_this_month(tx, enrollment.payable_account).await?;
+        let released = released_this_month(tx, enrollment.group_account).await?;
         if released.checked_add(amount)? > cap {
             return Err(DomainError::LimitExceeded(format!(
                 "releases this month would reach {} over the monthly cap of {cap}",
@@ -153,30 +154,6 @@ pub async fn release(
     Ok(Clearance::new(outflow, Some(order.id)).allow(order.escrow_account, amount))
 }
 
-/// True when each required confirmer's latest word on the milestone is an approval.
-///
-/// # Errors
-/// Database errors.
-pub async fn confirmations_complete<C: ConnectionTrait>(
-    db: &C,
-    m: MilestoneId,
-    needed: &[Confirmer],
-) -> DomainResult<bool> {
-    use sea_orm::QueryOrder;
-    let rows = confirmation::Entity::find()
-        .filter(confirmation::Column::MilestoneId.eq(m.0))
-        .order_by_asc(confirmation::Column::Id)
-        .all(db)
-        .await?;
-    Ok(needed.iter().all(|c| {
-        let key = c.key();
-        rows.iter()
-            .rev()
-            .find(|r| r.confirmer == key)
-            .is_some_and(|r| r.approved)
-    }))
-}
-
 /// Clears paying `amount` out of a merchant's payable in `scheme`: to its own settlement
 /// account ([`Outflow::Payout`]) or to workers ([`Outflow::BatchPayout`]).
 ///
@@ -222,25 +199,12 @@ pub async fn payout(
     Ok(Clearance::new(outflow, None).allow(payable, amount))
 }
 
-/// Clears the bank's manual correcting entry taking `from` (account, amount) pairs.
-///
-/// # Errors
-/// `FORBIDDEN` for anyone but the bank.
-pub fn adjustment(tx: &Tx<'_>, from: &[(AccountId, Money)]) -> DomainResult<Clearance> {
-    tx.principal.require_role(&[Role::Bank])?;
-    Ok(from
-        .iter()
-        .fold(Clearance::new(Outflow::Adjustment, None), |c, (a, m)| {
-            c.allow(*a, *m)
-        }))
-}
-
 /// Clears an outflow whose business checks are its command's own (see the table above):
 /// taking at most `amount` from `account`, for `order` when it concerns one.
 ///
 /// # Errors
 /// `INTERNAL` (an invariant) for a path the gate checks itself ([`release`], [`payout`],
-/// [`adjustment`]).
+/// [`Clearance::adjustment`]).
 pub fn clear(
     outflow: Outflow,
     order: Option<OrderId>,
@@ -284,29 +248,44 @@ async fn recipient(tx: &Tx<'_>, merchant: PartyId, scheme: SchemeId) -> DomainRe
     Ok(merchant)
 }
 
-/// Sum released into a payable account since the start of this month (China time).
-async fn released_this_month(tx: &Tx<'_>, payable: AccountId) -> DomainResult<Money> {
+/// What left the escrow of a merchant's orders in one scheme (the accounts under its
+/// enrolment's `group`) by release or card usage since the start of this month (China time).
+/// Measured where the money leaves, not where it lands: a platform's split tranche counts
+/// whole, though only the commission reaches the platform's own payable.
+async fn released_this_month(tx: &Tx<'_>, group: AccountId) -> DomainResult<Money> {
     let today = tx.now.china_date();
     let start = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
     let since = Timestamp::china_midnight(start);
-    // A subquery: a month of every merchant's releases is more ids than a query may bind.
+    // Subqueries: a month of releases, and a merchant's order accounts, are more ids than a
+    // query may bind.
     let this_months_releases = sea_orm::sea_query::Query::select()
         .column(journal_entry::Column::Id)
         .from(journal_entry::Entity)
         .and_where(journal_entry::Column::Kind.eq(EntryKind::Release.as_str()))
         .and_where(journal_entry::Column::CreatedAtUs.gte(since.0))
         .to_owned();
+    let escrow_accounts = sea_orm::sea_query::Query::select()
+        .column(account::Column::Id)
+        .from(account::Entity)
+        .and_where(account::Column::ParentId.eq(group.0))
+        .and_where(account::Column::Kind.eq(AccountKind::Escrow.as_str()))
+        .to_owned();
     let amounts: Vec<i64> = posting::Entity::find()
         .select_only()
         .column(posting::Column::AmountFen)
-        .filter(posting::Column::AccountId.eq(payable.0))
+        .filter(posting::Column::AccountId.in_subquery(escrow_accounts))
         .filter(posting::Column::EntryId.in_subquery(this_months_releases))
         .into_tuple()
         .all(tx.db())
         .await?;
-    Ok(Money::from_fen(
-        amounts.into_iter().filter(|a| *a > 0).sum(),
-    )?)
+    let mut taken = Money::ZERO;
+    for fen in amounts.into_iter().filter(|a| *a < 0) {
+        taken = taken
+            .checked_add(Money::from_fen(fen.checked_neg().ok_or_else(|| {
+                DomainError::Invariant(format!("posting of {fen} fen"))
+            })?)?)?;
+    }
+    Ok(taken)
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ impl Command for PostEntry {
             // Anything but an adjustment refuses a supervised debit in the ledger.
             super::post(tx, self.kind, None, &self.memo, &self.legs).await?
         } else {
-            let clearance = crate::gate::adjustment(tx, &taken)?;
+            let clearance = super::Clearance::adjustment(tx, &taken)?;
             super::post_cleared(tx, clearance, self.kind, &self.memo, &self.legs).await?
         };
         tx.emit(NewEvent::new(

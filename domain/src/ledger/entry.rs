@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use lvyue_entity::{account, journal_entry, posting};
 
 use super::account::{AccountKind, AccountStatus, get_account};
+use super::{Clearance, Outflow};
 use crate::command::Tx;
 use crate::enums::string_enum;
 use crate::error::DomainError;
-use crate::gate::{Clearance, Outflow};
 use crate::ids::{AccountId, EntryId, OrderId};
 use crate::money::{MAX_FEN, Money};
 

@@ -20,6 +20,7 @@
 
 mod account;
 mod balance;
+mod clearance;
 pub mod commands;
 mod entry;
 mod hold;
@@ -30,13 +31,14 @@ pub use account::{
     AccountKind, AccountRecord, AccountStatus, NewAccount, get_account, open_account,
 };
 pub use balance::{Balance, balance, balance_after_entry, balance_at_time, balances_of};
+pub use clearance::{Clearance, Outflow};
 pub use entry::{
     EntryKind, EntryRecord, Leg, MAX_LEGS_PER_ENTRY, post, post_cleared, posts_as, transfer,
 };
 pub use hold::{
     HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold, release_hold,
 };
-pub use query::{SchemeBalance, entries, merchant_balances};
+pub use query::entries;
 
 #[cfg(test)]
 mod tests;

@@ -1,18 +1,17 @@
-//! Ledger reads: journal entries with their postings, and a merchant's balances per scheme.
+//! Ledger reads: journal entries with their postings.
 
 use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::{Deserialize, Serialize};
 
-use lvyue_entity::{account, journal_entry, posting};
+use lvyue_entity::{journal_entry, posting};
 
-use super::{AccountKind, EntryRecord, Leg};
-use crate::error::{DomainError, DomainResult};
+use super::{EntryRecord, Leg};
+use crate::error::DomainResult;
 use crate::event::to_u64;
-use crate::ids::{AccountId, EntryId, OrderId, PartyId, SchemeId};
+use crate::ids::{AccountId, EntryId, OrderId};
+use crate::page::{Page, Paged};
 use crate::principal::{Principal, Role};
-use crate::queries::{Page, Paged};
 
 /// Journal entries, newest first (the bank's view), optionally those touching one account.
 ///
@@ -81,64 +80,6 @@ async fn legs_of<C: ConnectionTrait>(
             account: AccountId(r.account_id),
             amount_fen: r.amount_fen,
         });
-    }
-    Ok(out)
-}
-
-/// A merchant's money in one scheme.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SchemeBalance {
-    pub scheme: SchemeId,
-    /// Settled prepaid money in escrow across the merchant's orders.
-    pub escrow_fen: i64,
-    /// Of which held (court freezes and other holds).
-    pub held_fen: i64,
-    /// Released and waiting for payout.
-    pub payable_fen: i64,
-}
-
-impl SchemeBalance {
-    /// Escrow not held.
-    pub fn available_fen(&self) -> i64 {
-        self.escrow_fen - self.held_fen
-    }
-}
-
-/// A merchant's balances per scheme it is enrolled in: the merchant itself or the bank.
-///
-/// # Errors
-/// `NOT_FOUND` when another merchant asks.
-pub async fn merchant_balances<C: ConnectionTrait>(
-    db: &C,
-    p: &Principal,
-    merchant: PartyId,
-) -> DomainResult<Vec<SchemeBalance>> {
-    if !(p.role == Role::Bank || (p.role == Role::Merchant && p.party_id == Some(merchant))) {
-        return Err(DomainError::not_found("merchant", merchant));
-    }
-    let mut out = Vec::new();
-    for e in crate::scheme::enrollments_of(db, merchant).await? {
-        let children = account::Entity::find()
-            .filter(account::Column::ParentId.eq(e.group_account.0))
-            .all(db)
-            .await?;
-        let mut b = SchemeBalance {
-            scheme: e.scheme,
-            escrow_fen: 0,
-            held_fen: 0,
-            payable_fen: 0,
-        };
-        for a in children {
-            match a.kind.parse::<AccountKind>()? {
-                AccountKind::Escrow => {
-                    b.escrow_fen += a.balance_fen;
-                    b.held_fen += a.held_fen;
-                }
-                AccountKind::Payable => b.payable_fen += a.balance_fen,
-                _ => {}
-            }
-        }
-        out.push(b);
     }
     Ok(out)
 }

@@ -22,9 +22,10 @@ use crate::event::NewEvent;
 use crate::ids::{AccountId, AdvanceId, EntryId, PartyId, SchemeId};
 use crate::ledger::{AccountKind, EntryKind, post, system, transfer};
 use crate::money::Money;
+use crate::page::{Page, Paged, page_of};
 use crate::party::{PartyKind, get_party_of};
 use crate::principal::{Principal, Role};
-use crate::queries::{Page, Paged, jurisdiction_condition, nothing, page_of};
+use crate::queries::{jurisdiction_condition, nothing};
 use crate::scheme::{SchemeRecord, enrollment_of, get_scheme};
 
 string_enum!(

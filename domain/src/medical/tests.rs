@@ -12,10 +12,10 @@ use crate::db_test;
 use crate::error::ErrorCode;
 use crate::ids::AccountId;
 use crate::ledger::balance;
+use crate::page::Page;
 use crate::party::PartyRecord;
 use crate::payout::RequestPayout;
 use crate::principal::Industry;
-use crate::queries::Page;
 use crate::testing::TestDb;
 use crate::testing::world::World;
 

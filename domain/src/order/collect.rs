@@ -25,6 +25,7 @@ use crate::event::NewEvent;
 use crate::ids::{AccountId, EntryId, OrderId, PaymentId};
 use crate::ledger::{EntryKind, Leg, MAX_LEGS_PER_ENTRY, post, system, transfer};
 use crate::money::Money;
+use crate::order_record::{PaymentStatus, settle_job_target};
 use crate::policy::Policy;
 use crate::principal::Role;
 use crate::scheduler::{self, JobKind};
@@ -40,10 +41,6 @@ string_enum!(
         BankTransfer = "BANK_TRANSFER",
         BatchRemittance = "BATCH_REMITTANCE",
     }
-);
-
-string_enum!(
-    PaymentStatus { Clearing = "CLEARING", Settled = "SETTLED" }
 );
 
 /// A payment as readers see it.
@@ -347,17 +344,6 @@ impl Command for Collect {
             order: get_order(tx.db(), order.id).await?,
         })
     }
-}
-
-/// The target of the settle job for `date`: the date as `yyyymmdd`.
-///
-/// # Errors
-/// Never for a real date; `INVARIANT` otherwise.
-pub fn settle_job_target(date: NaiveDate) -> DomainResult<i64> {
-    date.format("%Y%m%d")
-        .to_string()
-        .parse()
-        .map_err(|_| DomainError::Invariant(format!("settle date {date}")))
 }
 
 /// Settles every payment due on or before `date`: clearing → escrow, in full, one entry per

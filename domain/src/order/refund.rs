@@ -6,7 +6,6 @@
 //! (`refundable_bp_by_stage`); what is not refundable, and any approved deduction, goes to the
 //! merchant. Money still in clearing (not yet settled T+1) is refunded after settlement.
 
-use chrono::NaiveDate;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder,
@@ -23,26 +22,16 @@ use crate::alert::{AlertKind, NewAlert, Severity};
 use crate::calendar::Calendar;
 use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
-use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
 use crate::gate::{self, Outflow};
 use crate::ids::{EntryId, OrderId};
 use crate::ledger::{EntryKind, Leg, post_cleared, system};
 use crate::money::Money;
+use crate::order_record::{RefundStatus, end_of_day};
 use crate::principal::Role;
 use crate::scheduler::{self, JobKind};
 use crate::scheme::{enrollment_of, policy_at};
-
-string_enum!(
-    RefundStatus {
-        /// Waiting to be executed.
-        Requested = "REQUESTED",
-        /// A deduction was proposed and waits for the regulator.
-        AwaitingApproval = "AWAITING_APPROVAL",
-        Executed = "EXECUTED",
-    }
-);
 
 /// A refund as readers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -339,17 +328,6 @@ async fn request_amount(
     RefundRecord::try_from(row)
 }
 
-/// The last microsecond of `date` in China: a deadline day is kept until it ends.
-///
-/// # Errors
-/// `VALIDATION` for the last representable date.
-pub fn end_of_day(date: NaiveDate) -> DomainResult<Timestamp> {
-    let next = date
-        .succ_opt()
-        .ok_or_else(|| DomainError::invalid("date", format!("{date} is out of range")))?;
-    Ok(Timestamp(Timestamp::china_midnight(next).0 - 1))
-}
-
 /// The regulator approves or rejects a proposed deduction.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApproveDeduction {
@@ -364,7 +342,9 @@ impl Command for ApproveDeduction {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<RefundRecord> {
         tx.principal.require_role(&[Role::Regulator, Role::Bank])?;
         let r = get_refund(tx.db(), self.refund).await?;
-        let order = crate::queries::order_visible(tx.db(), tx.principal, r.order).await?;
+        let order = crate::queries::order_visible(tx.db(), tx.principal, r.order)
+            .await
+            .map_err(|e| e.not_found_as("refund", self.refund))?;
         if r.status != RefundStatus::AwaitingApproval {
             return Err(DomainError::invalid_state(
                 format!("refund {}", r.id),
@@ -412,7 +392,9 @@ impl Command for ExecuteRefund {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<RefundRecord> {
         tx.principal.require_role(&[Role::Bank, Role::Merchant])?;
         let r = get_refund(tx.db(), self.refund).await?;
-        crate::queries::order_visible(tx.db(), tx.principal, r.order).await?;
+        crate::queries::order_visible(tx.db(), tx.principal, r.order)
+            .await
+            .map_err(|e| e.not_found_as("refund", self.refund))?;
         execute(tx, r.id).await
     }
 }
@@ -516,8 +498,8 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, refund_id: i64) -> DomainResult<Ref
 
 /// 原路退回: adds the legs that send `to_payer` back the way the payer paid — through each
 /// channel in proportion to what it carried and has not yet refunded (largest remainder), or
-/// for a purchase paid from a housing voucher, back to the voucher (and its reward to the
-/// subsidy pool). Returns each channel payment's part.
+/// where the lifecycle's hooks route it (a purchase paid from a housing voucher goes back to
+/// the voucher, and its reward to the subsidy pool). Returns each channel payment's part.
 async fn route_to_payer(
     tx: &mut Tx<'_>,
     order: &OrderRecord,
@@ -530,7 +512,8 @@ async fn route_to_payer(
         .filter(|p| p.amount > p.refunded)
         .collect();
     let mut per_payment = Vec::new();
-    if let Some(route) = crate::voucher::refund_route(tx, order, to_payer).await? {
+    let hooks = tx.escrow.hooks();
+    if let Some(route) = hooks.refund_route(tx, order, to_payer).await? {
         legs.extend(route);
     } else if !to_payer.is_zero() {
         let weights: Vec<u64> = payments

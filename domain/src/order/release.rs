@@ -75,7 +75,7 @@ async fn next_releasable(
     })?;
     let by_time = next.due_at.is_some_and(|d| d <= tx.now);
     let confirmed = !rule.confirm_by.is_empty()
-        && gate::confirmations_complete(tx.db(), next.id, &rule.confirm_by).await?;
+        && crate::order_record::confirmations_complete(tx.db(), next.id, &rule.confirm_by).await?;
     if by_time || confirmed {
         return Ok(Some(next));
     }
@@ -221,7 +221,8 @@ async fn release_one(
         });
     }
     tx.emit(order.event("milestone.released", data));
-    crate::risk::after_release(tx, order, m.amount, policy).await?;
+    let hooks = tx.escrow.hooks();
+    hooks.after_release(tx, order, m.amount, policy).await?;
     Ok(ReleasedTranche {
         milestone: m.id,
         index: m.index,

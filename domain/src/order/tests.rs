@@ -13,6 +13,7 @@ use crate::confirmer::ConfirmerKind;
 use crate::court::{CourtDeduct, CourtFreeze, CourtUnfreeze};
 use crate::db_test;
 use crate::error::{DomainError, ErrorCode};
+use crate::ids::OrderId;
 use crate::ledger::balance;
 use crate::money::Money;
 use crate::party::PartyStatus;
@@ -591,11 +592,11 @@ db_test!(
         // Opened but never paid: nothing waits, so nobody is told.
         w.order(&s.scheme, &s.merchant, &s.payer, "100.00").await;
         let deadline_alerts = || async {
-            crate::queries::alerts(
+            crate::alert::alerts(
                 &db.db,
                 &w.bank,
                 None,
-                crate::queries::Page::new(None, 50).unwrap(),
+                crate::page::Page::new(None, 50).unwrap(),
             )
             .await
             .unwrap()
@@ -696,11 +697,11 @@ db_test!(
             (OrderStatus::Completed, m("100.00"))
         );
         // Released without the evidence the policy asked for: an alert says so.
-        let alerts = crate::queries::alerts(
+        let alerts = crate::alert::alerts(
             &db.db,
             &w.bank,
             None,
-            crate::queries::Page::new(None, 50).unwrap(),
+            crate::page::Page::new(None, 50).unwrap(),
         )
         .await
         .unwrap();
@@ -1051,7 +1052,7 @@ db_test!(
             .unwrap_err();
         assert_eq!(release.code(), ErrorCode::InvalidState);
         // A sub-merchant that is suspended holds up the whole release.
-        w.run(crate::party::SetMerchantStatus {
+        w.run(crate::merchant::SetMerchantStatus {
             merchant: subs[2].id,
             status: PartyStatus::Suspended,
             reason: "核查中".into(),
@@ -1078,7 +1079,7 @@ db_test!(
             .unwrap_err();
         assert_eq!(blocked.code(), ErrorCode::InvalidState);
         assert!(blocked.to_string().contains("商户丙"), "{blocked}");
-        w.run(crate::party::SetMerchantStatus {
+        w.run(crate::merchant::SetMerchantStatus {
             merchant: subs[2].id,
             status: PartyStatus::Active,
             reason: "核查完毕".into(),
@@ -1106,6 +1107,132 @@ db_test!(
             parts.push(payable(sub).await);
         }
         assert_eq!(parts, [2334, 2333, 2333]);
+        clean(&db).await;
+    }
+);
+
+db_test!(
+    the_monthly_cap_counts_a_platform_s_whole_release,
+    |db: TestDb| async move {
+        let w = World::new(&db).await;
+        let policy = json!({
+            "milestones": [{"name": "交付", "share_bp": 10000, "confirm_by": ["PAYER"]}],
+            "split": {"commission_cap_bp": 3000},
+            "caps": {"monthly": "150.00"},
+        });
+        let scheme = w.scheme(Industry::Platform, "320100", None, policy).await;
+        let platform = w
+            .merchant("南京某某团购平台", "320102", Industry::Platform)
+            .await;
+        let sub = w.merchant("商户甲", "320102", Industry::Platform).await;
+        for x in [&platform, &sub] {
+            w.enroll(&scheme, x).await;
+        }
+        let buyer = w.payer("买家").await;
+        let mut orders = Vec::new();
+        for _ in 0..2 {
+            let order = w
+                .run(OpenOrder {
+                    scheme: scheme.id,
+                    merchant: platform.id,
+                    payer: buyer.id,
+                    total: m("100.00"),
+                    description: "团购券".into(),
+                    order_no: None,
+                    split: Some(crate::split::SplitTerms {
+                        commission_bp: crate::money::Bp::new(3000).unwrap(),
+                        shares: vec![crate::split::SplitShare {
+                            merchant: sub.id,
+                            weight: 1,
+                        }],
+                    }),
+                })
+                .await
+                .unwrap();
+            w.pay(&order, "100.00").await;
+            orders.push(order);
+        }
+        w.pass_days(1).await;
+        let confirm = |order: OrderId| ConfirmMilestone {
+            order,
+            index: 0,
+            as_: ConfirmAs::Payer,
+            approve: true,
+            evidence: "确认收货".into(),
+        };
+        let payer = w.as_party(Role::Payer, buyer.id);
+        w.run_as(&payer, confirm(orders[0].id)).await.unwrap();
+        let first = get_order(&db.db, orders[0].id).await.unwrap();
+        assert_eq!(first.released, m("100.00"));
+        // Only 30.00 of it reached the platform's payable, but 100.00 left escrow: a second
+        // 100.00 this month would make 200.00, over the cap of 150.00.
+        w.run_as(&payer, confirm(orders[1].id)).await.unwrap();
+        let err = w
+            .run(ReleaseMilestone {
+                order: orders[1].id,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+        assert!(err.to_string().contains("200.00"), "{err}");
+        assert_eq!(
+            get_order(&db.db, orders[1].id).await.unwrap().released,
+            Money::ZERO
+        );
+        clean(&db).await;
+    }
+);
+
+db_test!(
+    another_tenant_s_refund_reads_exactly_like_a_missing_one,
+    |db: TestDb| async move {
+        let s = school(&db, shenzhen()).await;
+        let w = &s.w;
+        let order = w.order(&s.scheme, &s.merchant, &s.payer, "1000.00").await;
+        w.pay(&order, "1000.00").await;
+        w.pass_days(1).await;
+        let r = w
+            .run(RequestRefund {
+                order: order.id,
+                reason: "退学".into(),
+                deduction: None,
+                amount: None,
+            })
+            .await
+            .unwrap();
+        let missing = r.id + 1000;
+        let rival = w
+            .merchant("南京另一家驾校", "320102", Industry::DrivingSchool)
+            .await;
+        let elsewhere = w.regulator(&["3205"], &[Industry::DrivingSchool]).await;
+        let asked = [
+            (w.as_party(Role::Merchant, rival.id), true),
+            (w.as_regulator(&elsewhere), false),
+        ];
+        for (who, execute) in asked {
+            let attempt = |refund: i64| {
+                let who = who.clone();
+                async move {
+                    if execute {
+                        w.run_as(&who, ExecuteRefund { refund }).await
+                    } else {
+                        w.run_as(
+                            &who,
+                            ApproveDeduction {
+                                refund,
+                                approve: true,
+                            },
+                        )
+                        .await
+                    }
+                    .unwrap_err()
+                }
+            };
+            let (theirs, none) = (attempt(r.id).await, attempt(missing).await);
+            assert_eq!(theirs.code(), ErrorCode::NotFound, "{theirs}");
+            assert_eq!(theirs.to_string(), format!("refund {} not found", r.id));
+            assert_eq!(none.to_string(), format!("refund {missing} not found"));
+        }
         clean(&db).await;
     }
 );
@@ -1395,11 +1522,11 @@ db_test!(reconciliation_lists_every_break, |db: TestDb| async move {
             .collect::<Vec<_>>(),
         ["AMOUNT_MISMATCH"]
     );
-    let alerts = crate::queries::alerts(
+    let alerts = crate::alert::alerts(
         &db.db,
         &w.bank,
         None,
-        crate::queries::Page::new(None, 50).unwrap(),
+        crate::page::Page::new(None, 50).unwrap(),
     )
     .await
     .unwrap();
@@ -1435,7 +1562,7 @@ db_test!(
             s.merchant.name
         );
         let r = w
-            .run(crate::screening::ImportList {
+            .run(crate::list_import::ImportList {
                 kind: crate::screening::ListKind::DishonestDebtor,
                 csv: csv.clone(),
             })
@@ -1443,7 +1570,7 @@ db_test!(
             .unwrap();
         assert_eq!(r.hits, vec![s.merchant.id]);
         let again = w
-            .run(crate::screening::ImportList {
+            .run(crate::list_import::ImportList {
                 kind: crate::screening::ListKind::DishonestDebtor,
                 csv,
             })
@@ -1468,11 +1595,11 @@ db_test!(
                 .code(),
             ErrorCode::InvalidState
         );
-        let alerts = crate::queries::alerts(
+        let alerts = crate::alert::alerts(
             &db.db,
             &w.bank,
             None,
-            crate::queries::Page::new(None, 50).unwrap(),
+            crate::page::Page::new(None, 50).unwrap(),
         )
         .await
         .unwrap();
@@ -1497,7 +1624,7 @@ db_test!(
     |db: TestDb| async move {
         let w = World::new(&db).await;
         let bad_checksum = w
-            .run(crate::party::RegisterMerchant {
+            .run(crate::merchant::RegisterMerchant {
                 name: "某某早期企业".into(),
                 uscc: "91110000600037341N".into(),
                 region: "320100".parse().unwrap(),
@@ -1515,7 +1642,7 @@ db_test!(
             .unwrap();
         assert_eq!(bad_checksum.status, PartyStatus::ManualReview);
         let malformed = w
-            .run(crate::party::RegisterMerchant {
+            .run(crate::merchant::RegisterMerchant {
                 name: "x".into(),
                 uscc: "123".into(),
                 region: "320100".parse().unwrap(),
@@ -1527,7 +1654,7 @@ db_test!(
             .unwrap_err();
         assert_eq!(malformed.code(), ErrorCode::Validation);
         let expired = w
-            .run(crate::party::RegisterMerchant {
+            .run(crate::merchant::RegisterMerchant {
                 name: "吊销的食堂".into(),
                 uscc: crate::identity::uscc_with_check("91320100MA9999999").unwrap(),
                 region: "320100".parse().unwrap(),

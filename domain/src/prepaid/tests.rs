@@ -17,8 +17,8 @@ use crate::order::{
     ConfirmAs, ConfirmMilestone, ExecuteRefund, OpenOrder, ReleaseMilestone, RequestRefund,
     refunds_of,
 };
+use crate::page::Page;
 use crate::principal::Industry;
-use crate::queries::Page;
 use crate::scheme::SchemeRecord;
 use crate::testing::TestDb;
 use crate::testing::world::World;
@@ -110,7 +110,7 @@ async fn use_card(
 }
 
 async fn alerts_of(db: &TestDb, w: &World, kind: AlertKind) -> Vec<AlertRecord> {
-    crate::queries::alerts(&db.db, &w.bank, None, Page::new(None, 200).unwrap())
+    crate::alert::alerts(&db.db, &w.bank, None, Page::new(None, 200).unwrap())
         .await
         .unwrap()
         .items
@@ -255,7 +255,7 @@ db_test!(
         // A suspended issuer receives nothing: the release gates hold for usage too.
         let c2 = card(&w, &scheme, &gym, "200.00").await;
         w.pass_days(1).await;
-        w.run(crate::party::SetMerchantStatus {
+        w.run(crate::merchant::SetMerchantStatus {
             merchant: gym.id,
             status: crate::party::PartyStatus::Suspended,
             reason: "投诉核查".into(),

@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::db_test;
 use crate::medical::{PaymentShare, RecordPatientPayment};
 use crate::order::Collect;
-use crate::payroll::FundEnterpriseAccount;
+use crate::payout::payroll::FundEnterpriseAccount;
 use crate::principal::Industry;
 use crate::testing::TestDb;
 use crate::testing::world::World;

@@ -23,7 +23,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::SchemeId;
 use crate::ledger::EntryKind;
 use crate::money::Money;
-use crate::order::OrderStatus;
+use crate::order_record::OrderStatus;
 use crate::principal::{Industry, RegionCode};
 
 /// One milestone position of a scheme's schedule.

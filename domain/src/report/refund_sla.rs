@@ -13,8 +13,8 @@ use super::{Period, ReportFilter, check_rows, require_report_role};
 use crate::clock::Timestamp;
 use crate::error::DomainResult;
 use crate::money::Money;
+use crate::page::{MAX_PAGE, Page};
 use crate::principal::Principal;
-use crate::queries::{MAX_PAGE, Page};
 use crate::refund_sla::{RefundSlaFilter, RefundSlaRow};
 
 /// One refund, with its merchant's name.

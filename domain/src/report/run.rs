@@ -18,8 +18,8 @@ use crate::enums::string_enum;
 use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
 use crate::ids::{PartyId, ReportRunId};
+use crate::page::{Page, Paged};
 use crate::principal::{Principal, Role};
-use crate::queries::{Page, Paged};
 
 /// Largest parameter document of a run (serialized JSON).
 pub const MAX_PARAMS_CHARS: usize = 4_000;

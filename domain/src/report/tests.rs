@@ -18,10 +18,8 @@ use crate::error::ErrorCode;
 use crate::ids::{AccountId, PartyId};
 use crate::ledger::{AccountKind, balance_at_time};
 use crate::money::Money;
-use crate::order::{
-    ConfirmAs, ConfirmMilestone, ExecuteRefund, OrderRecord, RequestRefund, get_order,
-    milestones_of, payments_of,
-};
+use crate::order::{ConfirmAs, ConfirmMilestone, ExecuteRefund, RequestRefund, payments_of};
+use crate::order_record::{OrderRecord, get_order, milestones_of};
 use crate::party::PartyRecord;
 use crate::principal::{Industry, Role};
 use crate::scheme::{SchemeRecord, enrollment_of};

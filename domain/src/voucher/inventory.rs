@@ -14,8 +14,9 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{AccountId, OrderId, PartyId, SchemeId, VoucherId};
 use crate::ledger::balances_of;
 use crate::money::{Bp, Money};
+use crate::page::{Page, Paged};
 use crate::principal::{Principal, Role};
-use crate::queries::{Page, Paged, scheme_scope, voucher_scope};
+use crate::queries::{scheme_scope, voucher_scope};
 
 /// Most inventory lines one answer carries (projects × statuses).
 pub const MAX_INVENTORY_LINES: u64 = 2_000;
@@ -148,7 +149,7 @@ pub async fn voucher_projects<C: ConnectionTrait>(
     }
     let rows = q
         .order_by_asc(voucher_project::Column::Id)
-        .limit(crate::queries::MAX_PAGE)
+        .limit(crate::page::MAX_PAGE)
         .all(db)
         .await?;
     let balances = balances_of(

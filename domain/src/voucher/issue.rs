@@ -19,7 +19,7 @@ use crate::gate::{self, Outflow};
 use crate::ids::{AccountId, PartyId, VoucherId};
 use crate::ledger::{EntryKind, HoldStatus, Leg, post, post_cleared, release_hold, transfer};
 use crate::money::Money;
-use crate::order::OrderStatus;
+use crate::order_record::OrderStatus;
 use crate::party::{PartyKind, get_party_of};
 use crate::principal::Role;
 

@@ -34,9 +34,8 @@ use crate::gate::{self, Outflow};
 use crate::ids::{OrderId, PartyId, VoucherId};
 use crate::ledger::{EntryKind, Leg, get_account, post, post_cleared, system, transfer};
 use crate::money::{Bp, Money};
-use crate::order::{
-    OpenOrder, OrderRecord, OrderStatus, ReleasedTranche, get_order, release_ready,
-};
+use crate::order::{OpenOrder, ReleasedTranche, release_ready};
+use crate::order_record::{OrderRecord, OrderStatus, get_order};
 use crate::policy::VoucherRule;
 use crate::principal::Principal;
 use crate::scheme::{enrollment_of, get_scheme};

@@ -9,12 +9,11 @@ use crate::audit::audit;
 use crate::db_test;
 use crate::error::ErrorCode;
 use crate::ledger::{HoldStatus, get_hold};
-use crate::order::{
-    ConfirmAs, ConfirmMilestone, ExecuteRefund, OrderStatus, RequestRefund, get_order,
-};
+use crate::order::{ConfirmAs, ConfirmMilestone, ExecuteRefund, RequestRefund};
+use crate::order_record::{OrderStatus, get_order};
+use crate::page::Page;
 use crate::party::PartyRecord;
 use crate::principal::{Industry, Principal};
-use crate::queries::Page;
 use crate::scheme::{SchemeRecord, enrollment_of};
 use crate::testing::TestDb;
 use crate::testing::world::World;

@@ -37,7 +37,7 @@ async fn overdue_refund(db: &TestDb, w: &World, m: &PartyRecord) -> AlertRecord 
     .await
     .unwrap();
     w.pass_days(40).await;
-    let newest = crate::queries::alerts(&db.db, &w.bank, None, Page::new(None, 1).unwrap())
+    let newest = crate::alert::alerts(&db.db, &w.bank, None, Page::new(None, 1).unwrap())
         .await
         .unwrap();
     let a = newest.items[0].clone();

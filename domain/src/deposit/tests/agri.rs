@@ -3,7 +3,8 @@
 //! escrow order, and the agriculture department's view of both.
 
 use super::*;
-use crate::order::{ConfirmAs, ConfirmMilestone, OrderStatus, get_order};
+use crate::order::{ConfirmAs, ConfirmMilestone};
+use crate::order_record::{OrderStatus, get_order};
 use crate::queries::{OrderFilter, orders};
 
 /// A trade deposit: only the market (or the bank) releases it, forfeited on default; a trade

@@ -11,12 +11,15 @@ use serde_json::json;
 
 use crate::court::{CourtDeduct, CourtFreeze};
 use crate::ids::HoldId;
-use crate::order::refund::{ExecuteRefund, RefundStatus, RequestRefund};
-use crate::order::{ConfirmAs, ConfirmMilestone, OrderRecord, ReleaseMilestone};
+use crate::list_import::ImportList;
+use crate::order::refund::{ExecuteRefund, RequestRefund};
+use crate::order::{ConfirmAs, ConfirmMilestone, ReleaseMilestone};
+use crate::order_record::OrderRecord;
+use crate::order_record::RefundStatus;
 use crate::party::PartyRecord;
 use crate::payout::RequestPayout;
 use crate::principal::{Industry, Role};
-use crate::screening::{ImportList, ListKind};
+use crate::screening::ListKind;
 use crate::testing::world::World;
 
 use super::*;

@@ -211,10 +211,10 @@ db_test!(
                             continue;
                         }
                         // The period reaches today, so today's status is the status at its end.
-                        if x.status == crate::order::MilestoneStatus::Released {
+                        if x.status == crate::order_record::MilestoneStatus::Released {
                             n += 1;
                             amount = amount.checked_add(x.amount).unwrap();
-                        } else if x.status != crate::order::MilestoneStatus::Cancelled {
+                        } else if x.status != crate::order_record::MilestoneStatus::Cancelled {
                             open_n += 1;
                             open_amount = open_amount.checked_add(x.amount).unwrap();
                         }

@@ -105,7 +105,7 @@ db_test!(
         let other = f.w.as_party(Role::Merchant, f.m[0].id);
         let err = get_report_run(&db.db, &other, run.id).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::NotFound);
-        let page = crate::queries::Page::new(None, 50).unwrap();
+        let page = crate::page::Page::new(None, 50).unwrap();
         assert_eq!(
             report_runs(&db.db, &reg, page).await.unwrap().items,
             std::slice::from_ref(&run)

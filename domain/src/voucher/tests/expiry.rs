@@ -3,7 +3,7 @@
 use super::*;
 
 async fn deadline_alerts(db: &TestDb, p: &Principal) -> usize {
-    crate::queries::alerts(&db.db, p, None, Page::new(None, 50).unwrap())
+    crate::alert::alerts(&db.db, p, None, Page::new(None, 50).unwrap())
         .await
         .unwrap()
         .items

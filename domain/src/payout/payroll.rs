@@ -23,6 +23,7 @@ use serde_json::json;
 
 use lvyue_entity::enterprise_funding;
 
+use super::{MAX_BATCH_ITEMS, PayoutItem};
 use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
 use crate::enums::string_enum;
@@ -34,7 +35,6 @@ use crate::ledger::{EntryKind, get_account, post, system, transfer};
 use crate::money::Money;
 use crate::order::Channel;
 use crate::party::{PartyKind, PartyStatus, get_party_of};
-use crate::payout::{MAX_BATCH_ITEMS, PayoutItem};
 use crate::policy::PayrollRule;
 use crate::principal::{Principal, Role};
 use crate::scheme::{enrollment_of, get_scheme, policy_at};

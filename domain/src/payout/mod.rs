@@ -2,6 +2,8 @@
 //! account, or to many workers at once in an all-or-nothing batch (flexible-employment payroll).
 //! Card numbers are stored encrypted and shown masked.
 
+pub mod payroll;
+
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder,
@@ -226,7 +228,7 @@ impl Command for BatchPayout {
         }
         let m = get_party_of(tx.db(), self.merchant, PartyKind::Merchant).await?;
         let e = enrollment_of(tx.db(), m.id, self.scheme).await?;
-        crate::payroll::vet_batch(tx.db(), self.scheme, &self.items).await?;
+        payroll::vet_batch(tx.db(), self.scheme, &self.items).await?;
         let total = Money::sum(self.items.iter().map(|i| i.amount))?;
         let clearance = gate::payout(
             tx,

@@ -1,14 +1,21 @@
 //! The clearance an outflow carries to the ledger: which path it is, for which order, and the
-//! most it may take from each supervised account. Only the gate makes one (its constructor is
-//! private to [`crate::gate`]); the ledger refuses any posting that takes money from escrow, a
-//! payable, a deposit, a voucher or a refundable balance without one that covers it.
+//! most it may take from each supervised account. The ledger refuses any posting that takes
+//! money from escrow, a payable, a deposit, a voucher or a refundable balance without one that
+//! covers it.
 //!
-//! This file imports nothing but ids and money, so the ledger can name the type without
-//! depending on the gate's checks.
+//! The type lives here, below the gate, so that the ledger names it without depending on the
+//! gate's checks (which read orders, parties and policies, all of which use the ledger). Only
+//! the gate ([`crate::gate`]) makes one: `clippy.toml` disallows [`Clearance::new`] and
+//! [`Clearance::allow`] everywhere else, and CI runs clippy with warnings as errors. The one
+//! exception is [`Clearance::adjustment`], the bank's own correcting entry, which is a ledger
+//! rule and checks nothing but who posts it.
 
+use crate::command::Tx;
 use crate::enums::string_enum;
+use crate::error::DomainResult;
 use crate::ids::{AccountId, OrderId};
 use crate::money::Money;
+use crate::principal::Role;
 
 string_enum!(
     /// Every way money leaves supervised accounts (docs/design.md, "The release gate").
@@ -54,7 +61,7 @@ pub struct Clearance {
 }
 
 impl Clearance {
-    pub(in crate::gate) fn new(outflow: Outflow, order: Option<OrderId>) -> Clearance {
+    pub(crate) fn new(outflow: Outflow, order: Option<OrderId>) -> Clearance {
         Clearance {
             outflow,
             order,
@@ -63,12 +70,26 @@ impl Clearance {
     }
 
     /// Lets the posting take up to `amount` more from `account`.
-    pub(in crate::gate) fn allow(mut self, account: AccountId, amount: Money) -> Clearance {
+    pub(crate) fn allow(mut self, account: AccountId, amount: Money) -> Clearance {
         match self.allowances.iter_mut().find(|(a, _)| *a == account) {
             Some((_, fen)) => *fen = fen.saturating_add(amount.fen()),
             None => self.allowances.push((account, amount.fen())),
         }
         self
+    }
+
+    /// Clears the bank's manual correcting entry taking `from` (account, amount) pairs.
+    ///
+    /// # Errors
+    /// `FORBIDDEN` for anyone but the bank.
+    #[allow(clippy::disallowed_methods)] // the bank's correction is the ledger's own rule
+    pub fn adjustment(tx: &Tx<'_>, from: &[(AccountId, Money)]) -> DomainResult<Clearance> {
+        tx.principal.require_role(&[Role::Bank])?;
+        Ok(from
+            .iter()
+            .fold(Clearance::new(Outflow::Adjustment, None), |c, (a, m)| {
+                c.allow(*a, *m)
+            }))
     }
 
     pub fn outflow(&self) -> Outflow {
