@@ -43,7 +43,7 @@ use lvyue_domain::party::PartyRecord;
 use lvyue_search::{Doc, SearchError, SearchIndex, SearchWriter};
 
 use crate::metrics::{self, Metrics};
-use crate::server::{AppState, ShutdownHandle};
+use crate::shutdown::ShutdownHandle;
 
 /// Most events one pass reads (and so the most documents one commit carries, three per event).
 pub const BATCH_EVENTS: u64 = 500;
@@ -532,18 +532,6 @@ pub async fn follow(
             () = stop.stopped() => return,
         }
     }
-}
-
-/// Indexes every event committed before the call, sets `lvyue_search_index_lag` and returns
-/// the lag left (0 unless events arrived meanwhile). For tests and tools that must see their
-/// writes in search without waiting for the background pass.
-///
-/// # Errors
-/// As [`Indexer::pass`].
-pub async fn catch_up(state: &AppState) -> anyhow::Result<u64> {
-    let r = state.indexer.catch_up(&state.db).await?;
-    metrics::set_gauge(&state.metrics.search_index_lag, r.lag());
-    Ok(r.lag())
 }
 
 #[cfg(test)]

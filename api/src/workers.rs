@@ -16,7 +16,7 @@ use lvyue_domain::delivery::{
     DeliveryRunReport, LocalNotifier, Notifier, OnCall, PageReport, WebhookSender,
 };
 
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::webhook::HttpWebhookSender;
 
 /// Delivery passes run back to back while each finds due deliveries (a backlog after an

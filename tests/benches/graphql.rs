@@ -572,7 +572,8 @@ async fn run(name: &str, db: TestDb, s: &Settings) {
         Err(e) => println!("  audit: could not run ({e:?})"),
     }
     let t = Instant::now();
-    let lag = lvyue_api::indexer::catch_up(&state)
+    let lag = state
+        .catch_up_search()
         .await
         .expect("search index catches up");
     println!(

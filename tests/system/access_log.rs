@@ -120,9 +120,7 @@ async fn what_is_recorded_is_what_was_read(backend: Backend) {
     assert_eq!(strings(&rec["refused"]), ["NOT_FOUND"], "{rec}");
 
     // A search whose hits are read without ids: the hits are listed, the words only committed.
-    lvyue_api::indexer::catch_up(srv.running().state())
-        .await
-        .unwrap();
+    srv.running().state().catch_up_search().await.unwrap();
     let n = reads(&srv).await.len();
     let found = TestServer::ok(
         srv.gql(

@@ -246,7 +246,10 @@ async fn search_world(srv: &TestServer) -> SearchWorld {
 
 /// Indexes everything written so far, as the background indexer would.
 async fn caught_up(srv: &TestServer) {
-    let lag = lvyue_api::indexer::catch_up(srv.running().state())
+    let lag = srv
+        .running()
+        .state()
+        .catch_up_search()
         .await
         .expect("indexer catches up");
     assert_eq!(lag, 0);

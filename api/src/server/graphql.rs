@@ -14,11 +14,11 @@ use axum::response::{Html, IntoResponse, Response};
 use futures_util::StreamExt as _;
 
 use super::access::{answer, supervised};
-use super::rate_limit::RateKey;
 use super::{AppState, ClientAddr};
 use crate::auth::AuthError;
 use crate::error::{self, ErrorCode};
 use crate::graphql::loaders::Loaders;
+use crate::rate_limit::RateKey;
 
 pub(super) async fn graphiql() -> Html<String> {
     Html(

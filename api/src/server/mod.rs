@@ -10,193 +10,39 @@
 
 mod access;
 mod graphql;
-pub mod health;
+mod health;
 mod listen;
 mod middleware;
-mod rate_limit;
+mod notary;
 mod reports;
 mod tls;
 mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use futures_util::future::BoxFuture;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use lvyue_domain::Escrow;
-use lvyue_domain::clock::SystemClock;
-use lvyue_domain::log::TransparencyLog;
-use lvyue_migration::MigratorTrait as _;
+use crate::config::Config;
+use crate::metrics::{self};
 
-use crate::auth::Authenticator;
-use crate::config::{Config, DatabaseUrl};
-use crate::graphql::limits::QueryLimits;
-use crate::graphql::schema::{self, AppSchema};
-use crate::graphql::system::ServerInfo;
-use crate::metrics::{self, Metrics};
-
-pub use health::{Readiness, ReadinessCheck, ReadinessReport};
+pub use crate::health::{Readiness, ReadinessCheck, ReadinessReport};
+pub use crate::rate_limit::{RateKey, RateLimiter};
+pub use crate::shutdown::{SHUTDOWN_HOOK_TIMEOUT, ShutdownHandle, ShutdownHooks};
+pub use crate::state::AppState;
 pub use listen::MAX_CONNECTIONS;
-pub use rate_limit::{RateKey, RateLimiter};
 pub use tls::{ClientAddr, TlsListener};
 
 /// How long shutdown waits for in-flight requests before closing the rest.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// How long each shutdown hook may run.
-pub const SHUTDOWN_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Everything a handler needs, built once at start. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub escrow: Arc<Escrow>,
-    /// This node's view of the transparency log.
-    pub log: Arc<TransparencyLog>,
-    pub db: DatabaseConnection,
-    pub metrics: Arc<Metrics>,
-    /// This node's search indexer (its index is in the schema data for `search`).
-    pub indexer: Arc<crate::indexer::Indexer>,
-    pub schema: AppSchema,
-    pub auth: Arc<Authenticator>,
-    pub rate_limiter: Arc<RateLimiter>,
-    /// Report downloads rendering at once (`GET /reports/…`).
-    pub report_downloads: Arc<tokio::sync::Semaphore>,
-    pub readiness: Arc<Readiness>,
-    pub shutdown: ShutdownHandle,
-    pub shutdown_hooks: Arc<ShutdownHooks>,
-}
-
-impl AppState {
-    /// Opens and migrates the database and builds every shared service.
-    ///
-    /// The lead's additions (notary, search, demo data) belong here: add a readiness check with
-    /// `Readiness::with`, a flush with `shutdown_hooks.add`, and data for resolvers in
-    /// [`schema::build`].
-    ///
-    /// # Errors
-    /// Invalid configuration, an unreachable database, a failed migration, unusable JWT keys.
-    pub async fn build(config: Config) -> anyhow::Result<AppState> {
-        AppState::build_with_clock(config, Arc::new(SystemClock)).await
-    }
-
-    /// [`AppState::build`] with another clock (tests move time forward to see settlement,
-    /// expiry and deadlines; the demo loader replays months of history).
-    ///
-    /// # Errors
-    /// As [`AppState::build`].
-    pub async fn build_with_clock(
-        config: Config,
-        clock: Arc<dyn lvyue_domain::clock::Clock>,
-    ) -> anyhow::Result<AppState> {
-        config.validate()?;
-        config.ensure_data_dir()?;
-        let url = config.database_url();
-        tracing::info!(
-            bind = %config.bind,
-            data_dir = %config.data_dir.display(),
-            database = %DatabaseUrl::new(url.clone()).redacted(),
-            jwt_alg = config.jwt.alg.as_str(),
-            tls = config.tls.files().is_some(),
-            "starting"
-        );
-        let db = lvyue_domain::db::connect(&url).await.with_context(|| {
-            format!(
-                "cannot open database {}",
-                DatabaseUrl::new(url.clone()).redacted()
-            )
-        })?;
-        lvyue_migration::Migrator::up(&db, None)
-            .await
-            .context("database migration failed")?;
-        let vault = crate::keys::pii_vault(&config)?;
-        let escrow = Arc::new(
-            Escrow::new(db.clone(), clock, vault)
-                .await
-                .context("cannot read the log head")?,
-        );
-        let auth = Arc::new(Authenticator::from_config(&config.jwt, &config.data_dir)?);
-        let notary_key = crate::notary::load_or_create_key(&config)?;
-        let log = Arc::new(
-            TransparencyLog::load(&db, notary_key)
-                .await
-                .context("cannot load the transparency log")?,
-        );
-        let metrics = Arc::new(Metrics::new());
-        let indexer = Arc::new(open_indexer(&config).await?);
-        metrics::set_gauge(
-            &metrics.search_index_lag,
-            crate::indexer::log_size(&db)
-                .await?
-                .saturating_sub(indexer.indexed_through()),
-        );
-        let info = ServerInfo {
-            started_at: chrono::Utc::now(),
-        };
-        let schema = schema::build_with_search(
-            escrow.clone(),
-            log.clone(),
-            info,
-            QueryLimits::from(&config.limits),
-            metrics.clone(),
-            indexer.index().clone(),
-        );
-        let rate_limiter = Arc::new(RateLimiter::new(
-            config.limits.rate_limit_per_minute,
-            config.limits.rate_limit_burst,
-        ));
-        let readiness = Arc::new(
-            Readiness::new()
-                .with("database", health::database_check(db.clone()))
-                .with(
-                    "notary",
-                    crate::notary::caught_up_check(escrow.clone(), log.clone()),
-                ),
-        );
-        let shutdown_hooks = Arc::new(ShutdownHooks::default());
-        // Releases the index's writer lock, so that `lvyue reindex` (or a restarted server)
-        // can take it as soon as this one has stopped.
-        shutdown_hooks.add("search index", {
-            let indexer = indexer.clone();
-            async move { indexer.close().await }
-        });
-        Ok(AppState {
-            config: Arc::new(config),
-            escrow,
-            log,
-            db,
-            metrics,
-            indexer,
-            schema,
-            auth,
-            rate_limiter,
-            report_downloads: Arc::new(tokio::sync::Semaphore::new(
-                reports::MAX_CONCURRENT_DOWNLOADS,
-            )),
-            readiness,
-            shutdown: ShutdownHandle::new(),
-            shutdown_hooks,
-        })
-    }
-}
-
-/// Opens this node's search index and takes its writer (blocking I/O, off the async workers).
-async fn open_indexer(config: &Config) -> anyhow::Result<crate::indexer::Indexer> {
-    let dir = config.workers.search_path(&config.data_dir);
-    tokio::task::spawn_blocking(move || crate::indexer::Indexer::open(&dir))
-        .await
-        .context("opening the search index failed")?
-}
 
 /// Assembles every route, in one place.
 pub fn router(state: AppState) -> Router {
@@ -209,9 +55,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/reports/{file}", get(reports::download))
-        .route("/checkpoint", get(crate::notary::checkpoint))
-        .route("/verifier-key", get(crate::notary::verifier_key))
-        .route("/tile/{*rest}", get(crate::notary::tile))
+        .route("/checkpoint", get(notary::checkpoint))
+        .route("/verifier-key", get(notary::verifier_key))
+        .route("/tile/{*rest}", get(notary::tile))
         // route_layer: these see the matched route pattern (bounded metric labels).
         .route_layer(axum::middleware::from_fn_with_state(
             timeout,
@@ -353,71 +199,4 @@ fn spawn_log_size_gauge(state: &AppState) {
             }
         }
     });
-}
-
-/// Tells the server (and its background tasks and WebSocket sessions) to stop.
-#[derive(Clone, Debug)]
-pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
-
-impl ShutdownHandle {
-    fn new() -> ShutdownHandle {
-        ShutdownHandle(Arc::new(watch::channel(false).0))
-    }
-
-    pub fn shutdown(&self) {
-        self.0.send_replace(true);
-    }
-
-    pub fn is_shutting_down(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once shutdown has been requested.
-    pub async fn stopped(&self) {
-        let mut rx = self.0.subscribe();
-        // Err only if the sender is gone, which cannot happen while `self` holds it.
-        let _ = rx.wait_for(|stop| *stop).await;
-    }
-}
-
-/// Work to do after the last request is answered and before the process exits (flush the
-/// search index, write a final checkpoint…), run in the order added.
-#[derive(Default)]
-pub struct ShutdownHooks(Mutex<Vec<(&'static str, BoxFuture<'static, ()>)>>);
-
-impl ShutdownHooks {
-    /// Adds a hook; `work` runs at shutdown, bounded by [`SHUTDOWN_HOOK_TIMEOUT`].
-    pub fn add(
-        &self,
-        name: &'static str,
-        work: impl std::future::Future<Output = ()> + Send + 'static,
-    ) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((name, Box::pin(work)));
-    }
-
-    async fn run(&self) {
-        let hooks = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
-        for (name, work) in hooks {
-            match tokio::time::timeout(SHUTDOWN_HOOK_TIMEOUT, work).await {
-                Ok(()) => tracing::info!(hook = name, "shutdown hook done"),
-                Err(_) => tracing::error!(hook = name, "shutdown hook timed out"),
-            }
-        }
-    }
-}
-
-impl std::fmt::Debug for ShutdownHooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(n, _)| *n)
-            .collect();
-        f.debug_tuple("ShutdownHooks").field(&names).finish()
-    }
 }

@@ -45,13 +45,10 @@ use lvyue_domain::report::{
 };
 
 use super::graphql::{authorization, rate_limited, refuse};
-use super::rate_limit::RateKey;
 use super::{AppState, ClientAddr};
 use crate::error::{self, ErrorCode};
+use crate::rate_limit::RateKey;
 
-/// Downloads rendering at once on this node; more are answered `LIMIT_EXCEEDED` (each holds
-/// a blocking thread while its client reads).
-pub const MAX_CONCURRENT_DOWNLOADS: usize = 16;
 /// CSV text handed to the connection at a time.
 const CHUNK_BYTES: usize = 16 * 1024;
 /// Chunks rendered ahead of the reader.

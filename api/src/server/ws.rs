@@ -20,12 +20,12 @@ use lvyue_domain::principal::Principal;
 
 use super::access::{Withheld, label, recorded, supervised};
 use super::graphql::rate_limited;
-use super::rate_limit::RateKey;
 use super::{AppState, ClientAddr};
 use crate::auth::Authenticator;
 use crate::error::{self, ErrorCode};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::trail::{self, Trail};
+use crate::rate_limit::RateKey;
 
 pub(super) async fn graphql_ws(
     State(state): State<AppState>,
