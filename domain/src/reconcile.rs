@@ -296,11 +296,11 @@ impl Command for ImportStatement {
                         )
                     }
                 } else if let Some(group) = by_batch.get(line.reference.as_str()) {
-                    let sum = Money::sum(
-                        group
-                            .iter()
-                            .map(|p| Money::from_fen(p.amount_fen).unwrap_or_default()),
-                    )?;
+                    let amounts = group
+                        .iter()
+                        .map(|p| Money::from_fen(p.amount_fen))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let sum = Money::sum(amounts)?;
                     if sum == line.amount {
                         (
                             MatchStatus::Matched,

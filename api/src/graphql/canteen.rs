@@ -426,7 +426,7 @@ impl CanteenMutation {
             scheme: id(&input.scheme)?,
             supplier_name: input.supplier_name,
             supplier_account: input.supplier_account,
-            amount: input.amount.into(),
+            amount: input.amount.money()?,
             invoice_ref: input.invoice_ref,
         };
         Ok(Purchase::from(run(ctx, &idempotency_key, cmd).await?))

@@ -54,7 +54,7 @@ impl CourtMutation {
     ) -> async_graphql::Result<Hold> {
         let cmd = CourtFreeze {
             order: id(&order)?,
-            amount: amount.into(),
+            amount: amount.money()?,
             case_no,
             priority,
             expires_at: expires_at.map(timestamp),
@@ -91,7 +91,7 @@ impl CourtMutation {
     ) -> async_graphql::Result<Hold> {
         let cmd = CourtDeduct {
             hold: id(&hold)?,
-            amount: amount.into(),
+            amount: amount.money()?,
             court: court.as_ref().map(id).transpose()?,
         };
         Ok(Hold::from(run(ctx, &idempotency_key, cmd).await?))

@@ -394,7 +394,7 @@ impl DepositMutation {
     ) -> async_graphql::Result<FundDepositPayload> {
         let cmd = ddeposit::FundDeposit {
             account: id(&input.account)?,
-            amount: input.amount.into(),
+            amount: input.amount.money()?,
             source_account: input.source_account,
             external_ref: input.external_ref,
         };
@@ -418,7 +418,7 @@ impl DepositMutation {
     ) -> async_graphql::Result<DepositAccount> {
         let cmd = ddeposit::WithdrawDeposit {
             account: id(&account)?,
-            amount: amount.into(),
+            amount: amount.money()?,
         };
         Ok(DepositAccount::from(run(ctx, &idempotency_key, cmd).await?))
     }
@@ -435,7 +435,7 @@ impl DepositMutation {
         let cmd = ddeposit::FreezeDeposit {
             account: id(&input.account)?,
             beneficiary: id(&input.beneficiary)?,
-            amount: input.amount.into(),
+            amount: input.amount.money()?,
             reference: input.reference,
         };
         Ok(DepositFreeze::from(run(ctx, &idempotency_key, cmd).await?))

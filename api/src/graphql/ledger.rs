@@ -415,7 +415,7 @@ impl LedgerMutation {
         let cmd = RequestPayout {
             merchant: id(&merchant)?,
             scheme: id(&scheme)?,
-            amount: amount.into(),
+            amount: amount.money()?,
         };
         Ok(Payout::from(run(ctx, &idempotency_key, cmd).await?))
     }
@@ -437,12 +437,14 @@ impl LedgerMutation {
             batch_ref,
             items: items
                 .into_iter()
-                .map(|i| PayoutItem {
-                    name: i.name,
-                    card_number: i.card_number,
-                    amount: i.amount.into(),
+                .map(|i| {
+                    Ok(PayoutItem {
+                        name: i.name,
+                        card_number: i.card_number,
+                        amount: i.amount.money()?,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, lvyue_domain::DomainError>>()?,
         };
         let o = run(ctx, &idempotency_key, cmd).await?;
         Ok(BatchPayoutPayload {

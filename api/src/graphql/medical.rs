@@ -303,7 +303,7 @@ impl MedicalMutation {
                 .map(|s| {
                     Ok(dmedical::PaymentShare {
                         institution: id(&s.institution)?,
-                        amount: s.amount.into(),
+                        amount: s.amount.money()?,
                     })
                 })
                 .collect::<Result<_, lvyue_domain::DomainError>>()?,
@@ -326,7 +326,7 @@ impl MedicalMutation {
         let cmd = dmedical::RefundPatientPayment {
             receipt: id(&receipt)?,
             institution: id(&institution)?,
-            amount: amount.into(),
+            amount: amount.money()?,
             reason,
         };
         Ok(MedicalReceipt(run(ctx, &idempotency_key, cmd).await?))
@@ -347,7 +347,7 @@ impl MedicalMutation {
         let cmd = dmedical::AdvanceInsurerShare {
             institution: id(&institution)?,
             scheme: id(&scheme)?,
-            amount: amount.into(),
+            amount: amount.money()?,
             claim_ref,
         };
         Ok(MedicalAdvance(run(ctx, &idempotency_key, cmd).await?))
@@ -364,7 +364,7 @@ impl MedicalMutation {
     ) -> async_graphql::Result<MedicalAdvance> {
         let cmd = dmedical::RepayAdvance {
             claim_ref,
-            amount: amount.into(),
+            amount: amount.money()?,
         };
         Ok(MedicalAdvance(run(ctx, &idempotency_key, cmd).await?))
     }

@@ -712,7 +712,7 @@ impl OrderMutation {
             scheme: id(&input.scheme)?,
             merchant: id(&input.merchant)?,
             payer: id(&input.payer)?,
-            total: input.total.into(),
+            total: input.total.money()?,
             description: input.description,
             order_no: input.order_no,
             split: input
@@ -752,7 +752,7 @@ impl OrderMutation {
         let cmd = dorder::Collect {
             order: id(&input.order)?,
             channel: input.channel.into(),
-            amount: input.amount.into(),
+            amount: input.amount.money()?,
             external_ref: input.external_ref,
             batch_ref: input.batch_ref,
         };
@@ -847,8 +847,8 @@ impl OrderMutation {
         let cmd = dorder::RequestRefund {
             order: id(&order)?,
             reason,
-            deduction: deduction.map(Into::into),
-            amount: amount.map(Into::into),
+            deduction: deduction.map(Decimal::money).transpose()?,
+            amount: amount.map(Decimal::money).transpose()?,
         };
         Ok(Refund::from(run(ctx, &idempotency_key, cmd).await?))
     }

@@ -125,12 +125,14 @@ impl PayrollQuery {
     ) -> async_graphql::Result<PayrollBatchCheck> {
         let items: Vec<PayoutItem> = items
             .into_iter()
-            .map(|i| PayoutItem {
-                name: i.name,
-                card_number: i.card_number,
-                amount: i.amount.into(),
+            .map(|i| {
+                Ok(PayoutItem {
+                    name: i.name,
+                    card_number: i.card_number,
+                    amount: i.amount.money()?,
+                })
             })
-            .collect();
+            .collect::<Result<_, lvyue_domain::DomainError>>()?;
         Ok(dpayroll::check_payroll_batch(
             ctx.escrow()?.db(),
             ctx.principal()?,
@@ -171,7 +173,7 @@ impl PayrollMutation {
         let cmd = dpayroll::FundEnterpriseAccount {
             merchant: id(&input.merchant)?,
             scheme: id(&input.scheme)?,
-            amount: input.amount.into(),
+            amount: input.amount.money()?,
             channel: input.channel.into(),
             external_ref: input.external_ref,
         };

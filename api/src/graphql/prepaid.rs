@@ -261,7 +261,7 @@ impl PrepaidMutation {
         let cmd = dprepaid::SetMerchantProfile {
             merchant: id(&merchant)?,
             issuer_type: issuer_type.map(Into::into),
-            last_year_revenue: last_year_revenue.map(Into::into),
+            last_year_revenue: last_year_revenue.map(Decimal::money).transpose()?,
         };
         let m = run(ctx, &idempotency_key, cmd).await?;
         Ok(MerchantProfile::of(m, ctx.principal()?))
@@ -280,7 +280,7 @@ impl PrepaidMutation {
     ) -> async_graphql::Result<CardUsagePayload> {
         let cmd = dprepaid::RecordUsage {
             order: id(&order)?,
-            amount: amount.into(),
+            amount: amount.money()?,
             reference,
         };
         let o = run(ctx, &idempotency_key, cmd).await?;

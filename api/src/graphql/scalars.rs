@@ -25,9 +25,14 @@ impl Decimal {
         Decimal(fen)
     }
 
-    /// The amount as domain money (inputs are parsed by `Money`, so never negative).
-    pub fn money(self) -> Money {
-        Money::from_fen(self.0).unwrap_or(Money::ZERO)
+    /// The amount as domain money. Inputs are parsed by `Money`, so never negative; a
+    /// negative amount here is a bug, reported as one rather than read as zero.
+    ///
+    /// # Errors
+    /// `INTERNAL` for an amount `Money` cannot hold.
+    pub fn money(self) -> Result<Money, lvyue_domain::DomainError> {
+        Money::from_fen(self.0)
+            .map_err(|e| lvyue_domain::DomainError::Invariant(format!("amount {}: {e}", self.0)))
     }
 }
 
@@ -63,12 +68,6 @@ impl ScalarType for Decimal {
 impl From<Money> for Decimal {
     fn from(m: Money) -> Decimal {
         Decimal(m.fen())
-    }
-}
-
-impl From<Decimal> for Money {
-    fn from(d: Decimal) -> Money {
-        d.money()
     }
 }
 

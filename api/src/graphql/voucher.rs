@@ -478,7 +478,7 @@ impl VoucherMutation {
     ) -> async_graphql::Result<VoucherFundingPayload> {
         let cmd = dvoucher::FundVoucherProject {
             project: id(&project)?,
-            amount: amount.into(),
+            amount: amount.money()?,
             reference,
         };
         Ok(funding_payload(run(ctx, &idempotency_key, cmd).await?))
@@ -497,7 +497,7 @@ impl VoucherMutation {
     ) -> async_graphql::Result<VoucherFundingPayload> {
         let cmd = dvoucher::FundVoucherSubsidy {
             scheme: id(&scheme)?,
-            amount: amount.into(),
+            amount: amount.money()?,
             reference,
         };
         Ok(funding_payload(run(ctx, &idempotency_key, cmd).await?))
@@ -517,7 +517,7 @@ impl VoucherMutation {
         let cmd = dvoucher::IssueVoucher {
             project: id(&project)?,
             holder: id(&holder)?,
-            amount: amount.into(),
+            amount: amount.money()?,
         };
         Ok(Voucher::from(run(ctx, &idempotency_key, cmd).await?))
     }
@@ -539,7 +539,7 @@ impl VoucherMutation {
                 .map(|p| {
                     Ok(dvoucher::TransferPart {
                         holder: id(&p.holder)?,
-                        amount: p.amount.into(),
+                        amount: p.amount.money()?,
                     })
                 })
                 .collect::<Result<_, lvyue_domain::DomainError>>()?,
@@ -617,7 +617,7 @@ impl VoucherMutation {
         let cmd = dvoucher::RedeemVoucher {
             voucher: id(&voucher)?,
             developer: id(&developer)?,
-            amount: amount.into(),
+            amount: amount.money()?,
             contract_ref,
         };
         let r = run(ctx, &idempotency_key, cmd).await?;

@@ -94,15 +94,33 @@ async fn entries(state: &AppState, index: u64, width: u16) -> Response {
         .order_by_asc(lvyue_entity::event::Column::Seq)
         .all(&state.db)
         .await;
+    let internal = || (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
     match rows {
         Ok(rows) if rows.len() as u64 == count => {
             let bodies: Vec<&[u8]> = rows.iter().map(|r| r.canonical.as_bytes()).collect();
             match encode_entry_bundle(&bodies) {
                 Ok(b) => octets(b, width == 256),
-                Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
+                Err(e) => {
+                    tracing::error!(error = %e, index, "cannot encode an entry bundle");
+                    internal()
+                }
             }
         }
-        _ => (StatusCode::NOT_FOUND, "no such tile\n").into_response(),
+        // Within the tree's size the events exist: fewer rows is a broken store, not a
+        // missing tile.
+        Ok(rows) => {
+            tracing::error!(
+                index,
+                expected = count,
+                found = rows.len(),
+                "events missing below the log's size"
+            );
+            internal()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, index, "cannot read an entry bundle");
+            internal()
+        }
     }
 }
 

@@ -124,6 +124,9 @@ pub async fn post_cleared(
     post_entry(tx, kind, clearance.order(), memo, legs, Some(&clearance)).await
 }
 
+/// Longest memo an entry keeps: a longer one is refused, never cut.
+pub const MAX_MEMO_CHARS: usize = 500;
+
 /// The entry kinds each outflow posts.
 pub fn posts_as(outflow: Outflow) -> &'static [EntryKind] {
     match outflow {
@@ -147,6 +150,12 @@ async fn post_entry(
     clearance: Option<&Clearance>,
 ) -> Result<EntryRecord, DomainError> {
     validate(legs)?;
+    if memo.chars().count() > MAX_MEMO_CHARS {
+        return Err(DomainError::invalid(
+            "memo",
+            format!("must be at most {MAX_MEMO_CHARS} characters"),
+        ));
+    }
     let mut net: BTreeMap<AccountId, i64> = BTreeMap::new();
     for leg in legs {
         *net.entry(leg.account).or_default() += leg.amount_fen;
@@ -155,7 +164,7 @@ async fn post_entry(
         log_seq: Set(crate::event::to_i64(tx.log_seq)?),
         kind: Set(kind.as_str().to_owned()),
         order_id: Set(order.map(|o| o.0)),
-        memo: Set(memo.chars().take(500).collect()),
+        memo: Set(memo.to_owned()),
         created_at_us: Set(tx.now.0),
         ..Default::default()
     }

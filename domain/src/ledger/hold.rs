@@ -35,6 +35,9 @@ string_enum!(
     HoldStatus { Active = "ACTIVE", Released = "RELEASED", Expired = "EXPIRED", Consumed = "CONSUMED" }
 );
 
+/// Longest reason a hold keeps: a longer one is refused, never cut.
+pub const MAX_REASON_CHARS: usize = 500;
+
 /// A hold to place.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewHold {
@@ -97,6 +100,12 @@ impl TryFrom<hold::Model> for HoldRecord {
 /// `INSUFFICIENT_FUNDS` when not enough is available; `NOT_FOUND`.
 pub async fn place_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainError> {
     let amount = new.amount.positive()?;
+    if new.reason.chars().count() > MAX_REASON_CHARS {
+        return Err(DomainError::invalid(
+            "reason",
+            format!("must be at most {MAX_REASON_CHARS} characters"),
+        ));
+    }
     let acc = get_account(tx.db(), new.account).await?;
     if acc.kind.allows_negative() {
         return Err(DomainError::invalid(
@@ -134,7 +143,7 @@ pub async fn place_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainE
         court_id: Set(new.court.map(|c| c.0)),
         priority: Set(new.priority),
         order_id: Set(new.order.map(|o| o.0)),
-        reason: Set(new.reason.chars().take(500).collect()),
+        reason: Set(new.reason),
         expires_at_us: Set(new.expires_at.map(|t| t.0)),
         created_at_us: Set(tx.now.0),
         ..Default::default()

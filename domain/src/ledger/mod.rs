@@ -33,7 +33,8 @@ pub use account::{
 pub use balance::{Balance, balance, balance_after_entry, balance_at_time, balances_of};
 pub use clearance::{Clearance, Outflow};
 pub use entry::{
-    EntryKind, EntryRecord, Leg, MAX_LEGS_PER_ENTRY, post, post_cleared, posts_as, transfer,
+    EntryKind, EntryRecord, Leg, MAX_LEGS_PER_ENTRY, MAX_MEMO_CHARS, post, post_cleared, posts_as,
+    transfer,
 };
 pub use hold::{
     HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold, release_hold,

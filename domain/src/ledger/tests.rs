@@ -457,3 +457,30 @@ db_test!(
 );
 
 mod model;
+
+db_test!(
+    a_memo_over_its_limit_is_refused_not_cut,
+    |db: TestDb| async move {
+        let escrow = db.escrow().await;
+        let (world, esc) = funded_escrow(&escrow, "100.00").await;
+        let post = |memo: String| PostEntry {
+            kind: EntryKind::Adjustment,
+            memo,
+            legs: transfer(esc, world, m("1.00")).to_vec(),
+        };
+        let long = "备".repeat(super::MAX_MEMO_CHARS + 1);
+        let err = escrow
+            .execute(&bank(), None, &post(long))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation, "{err}");
+        assert!(err.to_string().contains("memo"), "{err}");
+        assert_eq!(balance(&db.db, esc).await.unwrap().balance_fen, 10000);
+        let fits = "备".repeat(super::MAX_MEMO_CHARS);
+        let entry = escrow
+            .execute(&bank(), None, &post(fits.clone()))
+            .await
+            .unwrap();
+        assert_eq!(entry.memo, fits);
+    }
+);

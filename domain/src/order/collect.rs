@@ -455,7 +455,7 @@ impl Command for Settle {
                         "channel": channel,
                         "entry_id": entry.id,
                         "total": Money::from_fen(total)?,
-                        "payments": chunk.iter().map(|p| json!({"payment_id": PaymentId(p.id), "order_id": OrderId(p.order_id), "amount": Money::from_fen(p.amount_fen).unwrap_or_default(), "external_ref": p.external_ref})).collect::<Vec<_>>(),
+                        "payments": chunk.iter().map(|p| Ok(json!({"payment_id": PaymentId(p.id), "order_id": OrderId(p.order_id), "amount": Money::from_fen(p.amount_fen)?, "external_ref": p.external_ref}))).collect::<DomainResult<Vec<_>>>()?,
                     }),
                 ));
             }

@@ -127,11 +127,11 @@ pub async fn balances<C: ConnectionTrait>(
             };
         rows.push(BalanceRow {
             merchant: PartyId(merchant),
-            merchant_name: names.get(&merchant).cloned().unwrap_or_default(),
+            merchant_name: found(&names, merchant, "merchant")?,
             industry: industry.parse()?,
             region: region.parse()?,
             scheme: SchemeId(scheme),
-            scheme_code: codes.get(&scheme).cloned().unwrap_or_default(),
+            scheme_code: found(&codes, scheme, "scheme")?,
             opening: money(opening_fen, "opening balance")?,
             collected: money(f.collected, "collected")?,
             released: money(f.released, "released")?,
@@ -308,9 +308,9 @@ pub async fn snapshots<C: ConnectionTrait>(
             rows.push(SnapshotRow {
                 date,
                 merchant: PartyId(*merchant),
-                merchant_name: names.get(merchant).cloned().unwrap_or_default(),
+                merchant_name: found(&names, *merchant, "merchant")?,
                 scheme: SchemeId(*scheme),
-                scheme_code: codes.get(scheme).cloned().unwrap_or_default(),
+                scheme_code: found(&codes, *scheme, "scheme")?,
                 collected: money(today.collected, "collected")?,
                 released: money(today.released, "released")?,
                 refunded: money(today.refunded, "refunded")?,
@@ -326,6 +326,15 @@ pub async fn snapshots<C: ConnectionTrait>(
         frequency,
         rows,
     })
+}
+
+/// The name looked up for `id`: every row of a report names a merchant or scheme that
+/// exists, so a missing one is a broken store, reported, never an empty cell.
+pub(super) fn found(names: &HashMap<i64, String>, id: i64, what: &str) -> DomainResult<String> {
+    names
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| DomainError::Invariant(format!("{what} {id} of a report row is not stored")))
 }
 
 /// Names of merchants by id, in one query.

@@ -114,7 +114,7 @@ pub async fn refund_sla<C: ConnectionTrait>(
         }
         summary.refunded = summary.refunded.checked_add(r.amount)?;
         lines.push(RefundSlaLine {
-            merchant_name: names.get(&r.merchant.0).cloned().unwrap_or_default(),
+            merchant_name: super::balances::found(&names, r.merchant.0, "merchant")?,
             sla: r,
         });
     }

@@ -274,7 +274,11 @@ pub(crate) async fn refund_route(
     if to_payer.is_zero() {
         return Ok(Some(Vec::new()));
     }
-    let weights = [r.amount_fen, r.reward_fen].map(|f| u64::try_from(f).unwrap_or(0));
+    let weights = [r.amount_fen, r.reward_fen].map(|f| {
+        u64::try_from(f).map_err(|_| DomainError::Invariant(format!("redemption of {f} fen")))
+    });
+    let [amount, reward] = weights;
+    let weights = [amount?, reward?];
     let parts = to_payer.split_by_ratio(&weights)?;
     let (to_voucher, to_pool) = (parts[0], parts[1]);
     let mut v = get_voucher(tx.db(), VoucherId(r.voucher_id)).await?;
