@@ -248,6 +248,8 @@ pub const NOTARY_KEY_FILE: &str = "notary.key";
 const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 1_000;
 const DEFAULT_SCHEDULER_INTERVAL_MS: u64 = 1_000;
 const DEFAULT_INDEXER_INTERVAL_MS: u64 = 500;
+/// Access records written per commit at most.
+const DEFAULT_ACCESS_GROUP_MAX: usize = 64;
 const DEFAULT_DELIVERY_INTERVAL_MS: u64 = 5_000;
 
 /// The transparency log: its identity, its signing key, how often it signs.
@@ -302,6 +304,11 @@ pub struct WorkerConfig {
     #[arg(long = "delivery-interval-ms", env = "LVYUE_DELIVERY_INTERVAL_MS", default_value_t = DEFAULT_DELIVERY_INTERVAL_MS, global = true)]
     pub delivery_interval_ms: u64,
 
+    /// Most access records of regulators' and courts' reads written in one commit (1: a
+    /// commit per read). Reads that finish while a commit runs are recorded by the next.
+    #[arg(long = "access-group-max", env = "LVYUE_ACCESS_GROUP_MAX", default_value_t = DEFAULT_ACCESS_GROUP_MAX, value_parser = parse_group_max, global = true)]
+    pub access_group_max: usize,
+
     /// Numbers texted about open alerts (on-call), comma-separated, e.g. `+8613812345678`.
     /// Unset: nobody is texted. The pager runs every `delivery-interval-ms`; with several
     /// nodes, configure it on one of them only (pages are not claimed across nodes).
@@ -337,12 +344,21 @@ pub struct WorkerConfig {
     pub search_dir: Option<PathBuf>,
 }
 
+/// 1 to 1,000 records per commit.
+fn parse_group_max(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=1000) => Ok(n),
+        _ => Err(format!("{s:?} is not a number of records from 1 to 1000")),
+    }
+}
+
 impl Default for WorkerConfig {
     fn default() -> WorkerConfig {
         WorkerConfig {
             scheduler_interval_ms: DEFAULT_SCHEDULER_INTERVAL_MS,
             indexer_interval_ms: DEFAULT_INDEXER_INTERVAL_MS,
             delivery_interval_ms: DEFAULT_DELIVERY_INTERVAL_MS,
+            access_group_max: DEFAULT_ACCESS_GROUP_MAX,
             oncall_sms: Vec::new(),
             oncall_call: Vec::new(),
             oncall_sms_from: Severity::Warning,

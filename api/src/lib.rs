@@ -34,6 +34,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notary;
 pub mod rate_limit;
+pub mod recorder;
 pub mod server;
 pub mod shutdown;
 pub mod state;

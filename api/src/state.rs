@@ -21,6 +21,7 @@ use crate::graphql::system::ServerInfo;
 use crate::health::{self, Readiness};
 use crate::metrics::{self, Metrics};
 use crate::rate_limit::RateLimiter;
+use crate::recorder::AccessRecorder;
 use crate::shutdown::{ShutdownHandle, ShutdownHooks};
 
 /// Downloads rendering at once on this node; more are answered `LIMIT_EXCEEDED` (each holds
@@ -46,6 +47,8 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     pub shutdown: ShutdownHandle,
     pub shutdown_hooks: Arc<ShutdownHooks>,
+    /// Writes regulators' and courts' access records, many per commit.
+    pub recorder: AccessRecorder,
 }
 
 impl AppState {
@@ -153,7 +156,9 @@ impl AppState {
             let indexer = indexer.clone();
             async move { indexer.close().await }
         });
+        let recorder = AccessRecorder::start(escrow.clone(), config.workers.access_group_max);
         Ok(AppState {
+            recorder,
             config: Arc::new(config),
             escrow,
             log,

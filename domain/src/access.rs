@@ -105,3 +105,67 @@ fn clip(s: &str) -> String {
     out.push('…');
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    use super::*;
+    use crate::db_test;
+    use crate::error::ErrorCode;
+    use crate::principal::Principal;
+    use crate::testing::TestDb;
+
+    fn record(operation: &str) -> RecordAccess {
+        RecordAccess {
+            operation: operation.into(),
+            asked: vec!["orders(first: 20)".into()],
+            ..RecordAccess::default()
+        }
+    }
+
+    async fn events(db: &TestDb) -> u64 {
+        lvyue_entity::event::Entity::find()
+            .count(&db.db)
+            .await
+            .unwrap()
+    }
+
+    db_test!(
+        grouped_records_commit_together_and_a_refused_one_costs_the_others_nothing,
+        |db: TestDb| async move {
+            let escrow = db.escrow().await;
+            let auditor = Principal::bank("auditor");
+            let before = events(&db).await;
+            let group: Vec<_> = ["a", "b", "c"]
+                .into_iter()
+                .map(|op| (auditor.clone(), record(op)))
+                .collect();
+            let seqs: Vec<u64> = escrow
+                .execute_grouped(&group)
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            // One event each, numbered in the group's order with no gap.
+            assert_eq!(seqs, [before, before + 1, before + 2]);
+            assert_eq!(events(&db).await, before + 3);
+
+            let mixed = vec![
+                (auditor.clone(), record("d")),
+                (auditor.clone(), record("")),
+                (Principal::bank("other"), record("f")),
+            ];
+            let answers = escrow.execute_grouped(&mixed).await;
+            assert_eq!(
+                answers[1].as_ref().unwrap_err().code(),
+                ErrorCode::Validation
+            );
+            assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+            assert_eq!(events(&db).await, before + 5);
+            let report = crate::audit::audit(&db.db, None).await.unwrap();
+            assert!(report.is_clean(), "{:#?}", report.breaches);
+        }
+    );
+}

@@ -139,5 +139,5 @@ async fn record_access(
         orders: noted.orders.into_iter().collect(),
         ..RecordAccess::default()
     };
-    state.escrow.execute(p, None, &cmd).await.map(|_| ())
+    state.recorder.record(p.clone(), cmd).await.map(|_| ())
 }
