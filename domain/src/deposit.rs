@@ -353,16 +353,7 @@ impl Command for FundDeposit {
                 "must be 8 to 32 letters or digits",
             ));
         }
-        let reference = self.external_ref.trim();
-        if reference.is_empty()
-            || reference.len() > 64
-            || !reference.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(DomainError::invalid(
-                "externalRef",
-                "must be 1 to 64 printable ASCII characters",
-            ));
-        }
+        let reference = crate::text::external_ref("externalRef", &self.external_ref)?;
         let d = get_deposit_row(tx.db(), self.account).await?;
         let s = active_scheme(tx, SchemeId(d.scheme_id), "take deposits").await?;
         let rule = deposit_rule(tx.db(), s.id, s.current_version).await?;

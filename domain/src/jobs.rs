@@ -66,10 +66,7 @@ impl Command for FireJob {
         ));
         match j.kind {
             JobKind::Settle => {
-                let date = chrono::NaiveDate::parse_from_str(&j.target.to_string(), "%Y%m%d")
-                    .map_err(|_| {
-                        DomainError::Invariant(format!("settle job {} has no date", j.id))
-                    })?;
+                let date = crate::order_record::settle_job_date(j.target)?;
                 crate::order::Settle { date }.run(tx).await?;
             }
             JobKind::OrderExpiry => {

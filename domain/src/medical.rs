@@ -68,14 +68,7 @@ async fn medical_scheme<C: ConnectionTrait>(
 }
 
 fn check_ref(field: &'static str, value: &str) -> DomainResult<String> {
-    let v = value.trim();
-    if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(DomainError::invalid(
-            field,
-            "must be 1 to 64 printable ASCII characters",
-        ));
-    }
-    Ok(v.to_owned())
+    Ok(crate::text::external_ref(field, value)?.to_owned())
 }
 
 /// One institution's part of a receipt.

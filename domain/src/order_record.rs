@@ -284,6 +284,20 @@ pub fn settle_job_target(date: NaiveDate) -> DomainResult<i64> {
         .map_err(|_| DomainError::Invariant(format!("settle date {date}")))
 }
 
+/// The date a settle job's target names (the inverse of [`settle_job_target`]).
+///
+/// # Errors
+/// `INVARIANT` for a target that is no `yyyymmdd` date: the stored job is broken.
+pub fn settle_job_date(target: i64) -> DomainResult<NaiveDate> {
+    let broken = || DomainError::Invariant(format!("settle job target {target} is no date"));
+    let date = NaiveDate::parse_from_str(&target.to_string(), "%Y%m%d").map_err(|_| broken())?;
+    // chrono reads `2026123` as 3 December: only a target that prints back is a date.
+    if settle_job_target(date)? != target {
+        return Err(broken());
+    }
+    Ok(date)
+}
+
 /// The last microsecond of `date` in China: a deadline day is kept until it ends.
 ///
 /// # Errors
@@ -316,4 +330,20 @@ pub async fn confirmations_complete<C: ConnectionTrait>(
             .find(|r| r.confirmer == key)
             .is_some_and(|r| r.approved)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settle_job_target_names_its_date_and_nothing_else() {
+        let date = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap_or_default();
+        let target = settle_job_target(date).unwrap_or_default();
+        assert_eq!(target, 20_261_231);
+        assert_eq!(settle_job_date(target).ok(), Some(date));
+        for broken in [0, 20_261_332, -20_261_231, 2_026_123] {
+            assert!(settle_job_date(broken).is_err(), "{broken}");
+        }
+    }
 }

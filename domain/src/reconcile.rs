@@ -170,12 +170,11 @@ fn parse(csv_text: &str) -> DomainResult<Vec<Line>> {
             Err(e) => errors.push(format!("line {no}: {e}")),
             Ok(r) => {
                 let reference = r.get(0).unwrap_or("").to_owned();
-                if reference.is_empty()
-                    || reference.len() > 64
-                    || !reference.bytes().all(|b| b.is_ascii_graphic())
-                {
+                // Untrimmed: a statement's reference is matched byte for byte.
+                if crate::text::external_ref("reference", &reference).ok() != Some(&reference) {
                     errors.push(format!(
-                        "line {no}: reference must be 1 to 64 printable ASCII characters"
+                        "line {no}: reference must be 1 to {} printable ASCII characters",
+                        crate::text::MAX_EXTERNAL_REF
                     ));
                     continue;
                 }

@@ -40,6 +40,26 @@ pub fn optional(field: &'static str, value: &str, max_chars: usize) -> Result<St
     Ok(v.to_owned())
 }
 
+/// Longest reference to a record in another system (a channel's transaction id, a batch file,
+/// a bank transfer).
+pub const MAX_EXTERNAL_REF: usize = 64;
+
+/// A reference to a record in another system, as payment channels and banks' batch files write
+/// them: trimmed, 1 to [`MAX_EXTERNAL_REF`] printable ASCII characters, no spaces.
+///
+/// # Errors
+/// A validation error on `field`.
+pub fn external_ref<'v>(field: &'static str, value: &'v str) -> Result<&'v str, DomainError> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > MAX_EXTERNAL_REF || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be 1 to {MAX_EXTERNAL_REF} printable ASCII characters"),
+        ));
+    }
+    Ok(v)
+}
+
 fn fits(v: &str, max_chars: usize) -> bool {
     v.chars().count() <= max_chars && !v.chars().any(hidden)
 }

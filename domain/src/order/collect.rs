@@ -202,24 +202,12 @@ impl Command for Collect {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<CollectOutcome> {
         tx.principal.require_role(&[Role::Bank])?;
         let amount = self.amount.positive()?;
-        let reference = self.external_ref.trim();
-        if reference.is_empty()
-            || reference.len() > 64
-            || !reference.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(DomainError::invalid(
-                "externalRef",
-                "must be 1 to 64 printable ASCII characters",
-            ));
-        }
-        if let Some(b) = &self.batch_ref
-            && (b.is_empty() || b.len() > 64 || !b.bytes().all(|c| c.is_ascii_graphic()))
-        {
-            return Err(DomainError::invalid(
-                "batchRef",
-                "must be 1 to 64 printable ASCII characters",
-            ));
-        }
+        let reference = crate::text::external_ref("externalRef", &self.external_ref)?;
+        let batch_ref = self
+            .batch_ref
+            .as_deref()
+            .map(|b| crate::text::external_ref("batchRef", b))
+            .transpose()?;
         let order = get_order(tx.db(), self.order).await?;
         let policy = policy_at(tx.db(), order.scheme, order.policy_version).await?;
         let kind = PaymentKind::of(&order, &policy)?;
@@ -267,7 +255,7 @@ impl Command for Collect {
             order_id: Set(order.id.0),
             channel: Set(self.channel.as_str().to_owned()),
             external_ref: Set(reference.to_owned()),
-            batch_ref: Set(self.batch_ref.clone()),
+            batch_ref: Set(batch_ref.map(str::to_owned)),
             amount_fen: Set(amount.fen()),
             refunded_fen: Set(0),
             paid_at_us: Set(tx.now.0),

@@ -188,16 +188,7 @@ impl Command for BatchPayout {
                 format!("a batch has 1 to {MAX_BATCH_ITEMS} lines"),
             ));
         }
-        let batch_ref = self.batch_ref.trim();
-        if batch_ref.is_empty()
-            || batch_ref.len() > 64
-            || !batch_ref.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(DomainError::invalid(
-                "batchRef",
-                "must be 1 to 64 printable ASCII characters",
-            ));
-        }
+        let batch_ref = crate::text::external_ref("batchRef", &self.batch_ref)?;
         if payout::Entity::find()
             .filter(payout::Column::BatchRef.eq(batch_ref))
             .one(tx.db())

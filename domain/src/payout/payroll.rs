@@ -98,16 +98,7 @@ impl Command for FundEnterpriseAccount {
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<FundingRecord> {
         tx.principal.require_role(&[Role::Bank])?;
         let amount = self.amount.positive()?;
-        let reference = self.external_ref.trim();
-        if reference.is_empty()
-            || reference.len() > 64
-            || !reference.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(DomainError::invalid(
-                "externalRef",
-                "must be 1 to 64 printable ASCII characters",
-            ));
-        }
+        let reference = crate::text::external_ref("externalRef", &self.external_ref)?;
         let m = get_party_of(tx.db(), self.merchant, PartyKind::Merchant).await?;
         if matches!(m.status, PartyStatus::Blocked | PartyStatus::Closed) {
             return Err(DomainError::invalid_state(
