@@ -164,4 +164,154 @@ mod tests {
             "api/schema.graphql differs from the schema in code; regenerate it with\n  UPDATE_SCHEMA=1 cargo test -p lvyue-api schema\nand review the diff"
         );
     }
+
+    /// Mutations that predate the rule below; they keep their shape until a versioned change.
+    const GRANDFATHERED: &[&str] = &[
+        "acceptOrder",
+        "advanceInsurerShare",
+        "approveDeduction",
+        "approvePurchase",
+        "assignCanteenSchool",
+        "batchPayout",
+        "collect",
+        "confirmMilestone",
+        "convertDeposit",
+        "courtDeduct",
+        "courtFreeze",
+        "courtUnfreeze",
+        "createScheme",
+        "createVoucherProject",
+        "deactivateWebhookEndpoint",
+        "enrollMerchant",
+        "evidenceBundle",
+        "executeRefund",
+        "expireVoucher",
+        "forfeitDeposit",
+        "freezeDeposit",
+        "fundDeposit",
+        "fundEnterpriseAccount",
+        "fundVoucherProject",
+        "fundVoucherSubsidy",
+        "handleAlert",
+        "importList",
+        "importStatement",
+        "inheritVoucher",
+        "issueVoucher",
+        "loadHolidayCalendar",
+        "openDepositAccount",
+        "openOrder",
+        "recordCardUsage",
+        "recordComplaint",
+        "recordPatientPayment",
+        "redeemVoucher",
+        "refundPatientPayment",
+        "registerConfirmer",
+        "registerCourt",
+        "registerMerchant",
+        "registerPayer",
+        "registerRegulator",
+        "registerWebhookEndpoint",
+        "reissueVoucher",
+        "releaseMilestone",
+        "repayAdvance",
+        "reportVoucherLoss",
+        "requestPayout",
+        "requestPurchase",
+        "requestRefund",
+        "resolveEscalation",
+        "setConfirmerStatus",
+        "setMerchantProfile",
+        "setMerchantStatus",
+        "settle",
+        "startClosingDown",
+        "transferVoucher",
+        "unfreezeDeposit",
+        "updatePolicy",
+        "withdrawDeposit",
+    ];
+
+    /// Each mutation field of the schema: name, argument list, type.
+    fn mutations(sdl: &str) -> Vec<(String, String, String)> {
+        let start = sdl.find("type Mutation {").unwrap();
+        let body = &sdl[start..start + sdl[start..].find("\n}\n").unwrap()];
+        let mut in_doc = false;
+        let mut out = Vec::new();
+        for line in body.lines().skip(1) {
+            let line = line.trim();
+            if line.starts_with("\"\"\"") {
+                // A one-line docstring opens and closes on the same line.
+                in_doc = !(in_doc || line.len() > 3 && line.ends_with("\"\"\""));
+                continue;
+            }
+            if in_doc || line.is_empty() || line.starts_with('"') || line.starts_with('@') {
+                continue;
+            }
+            let (head, ty) = line.rsplit_once("): ").map_or_else(
+                || {
+                    let (n, t) = line.split_once(": ").unwrap();
+                    ((n, ""), t)
+                },
+                |(h, t)| (h.split_once('(').unwrap(), t),
+            );
+            out.push((head.0.to_owned(), head.1.to_owned(), ty.to_owned()));
+        }
+        out
+    }
+
+    /// New mutations take one `…Input` and return one `…Payload` (docs/design.md, "GraphQL
+    /// API"), so that a field can grow without breaking clients.
+    #[test]
+    fn new_mutations_take_one_input_and_return_one_payload() {
+        let found = mutations(&super::sdl());
+        assert!(found.len() >= GRANDFATHERED.len(), "{found:?}");
+        for (name, _, _) in &found {
+            assert!(
+                !name.contains(' '),
+                "the SDL reader misread a field: {name:?}"
+            );
+        }
+        let names: Vec<&str> = found.iter().map(|(n, _, _)| n.as_str()).collect();
+        for old in GRANDFATHERED {
+            assert!(
+                names.contains(old),
+                "{old} is gone: drop it from GRANDFATHERED"
+            );
+        }
+        for (name, args, ty) in &found {
+            if GRANDFATHERED.contains(&name.as_str()) {
+                continue;
+            }
+            let input_only = args
+                .split(", ")
+                .filter(|a| !a.starts_with("idempotencyKey:"))
+                .collect::<Vec<_>>();
+            assert!(
+                input_only.len() == 1
+                    && input_only[0].starts_with("input: ")
+                    && input_only[0].ends_with("Input!"),
+                "mutation {name}({args}) must take one `input: …Input!` (and an idempotency key)"
+            );
+            assert!(
+                ty.ends_with("Payload!"),
+                "mutation {name} must return one `…Payload!`, not {ty}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_mutation_reader_reads_fields_and_skips_docs() {
+        let sdl = "type Mutation {\n\t\"\"\"\n\tNote: not a field\n\t\"\"\"\n\tdoIt(input: DoItInput!, idempotencyKey: String!): DoItPayload!\n\t\"\"\"One line.\"\"\"\n\told(id: ID!): Order!\n}\n";
+        let found = mutations(sdl);
+        assert_eq!(
+            found,
+            [
+                (
+                    "doIt".to_owned(),
+                    "input: DoItInput!, idempotencyKey: String!".to_owned(),
+                    "DoItPayload!".to_owned()
+                ),
+                ("old".to_owned(), "id: ID!".to_owned(), "Order!".to_owned()),
+            ]
+        );
+    }
 }
