@@ -160,8 +160,9 @@ impl Escrow {
         if items.len() > 1 {
             match self.execute_group_once(items).await {
                 Ok(outputs) => return outputs.into_iter().map(Ok).collect(),
-                Err(e) => tracing::debug!(
+                Err(e) => tracing::warn!(
                     command = C::NAME,
+                    commands = items.len(),
                     error = %e,
                     "a grouped commit failed; running its commands one by one"
                 ),
