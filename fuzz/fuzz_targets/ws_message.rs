@@ -38,9 +38,20 @@ const CODES: [&str; 9] = [
     "INTERNAL",
 ];
 
-fn schema() -> &'static AppSchema {
-    static S: OnceLock<AppSchema> = OnceLock::new();
-    S.get_or_init(|| builder(QueryLimits::from(&Limits::default()), None).finish())
+/// The schema and one runtime for every run. Paused time: the runtime jumps the clock only when
+/// every task is idle, so each run is deterministic and the operations started get to answer
+/// before the client goes away.
+fn setup() -> &'static (AppSchema, tokio::runtime::Runtime) {
+    static S: OnceLock<(AppSchema, tokio::runtime::Runtime)> = OnceLock::new();
+    S.get_or_init(|| {
+        let schema = builder(QueryLimits::from(&Limits::default()), None).finish();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        (schema, rt)
+    })
 }
 
 /// Every `errors` array anywhere in a server message names a documented code.
@@ -74,20 +85,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let as_bank = mode & 2 == 2;
     let messages: Vec<Vec<u8>> = body.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
-    // Paused time: the runtime jumps the clock only when every task is idle, so each run is
-    // deterministic and the operations started get to answer before the client goes away.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("runtime");
+    let (schema, rt) = setup();
     rt.block_on(async move {
         // The client's messages, then a quiet second before it hangs up.
         let client = futures_util::stream::iter(messages).chain(
             futures_util::stream::once(tokio::time::sleep(Duration::from_secs(1)))
                 .filter_map(|()| async { None }),
         );
-        let socket = WebSocket::new(schema().clone(), client, protocol).on_connection_init(
+        let socket = WebSocket::new(schema.clone(), client, protocol).on_connection_init(
             move |_payload| async move {
                 let mut data = Data::default();
                 if as_bank {
