@@ -1,13 +1,13 @@
 //! Writes the access records of regulators' and courts' reads, many per commit.
 //!
-//! Every supervised read is recorded durably before its answer leaves. One commit per read
-//! made concurrent regulators queue behind the log's head one by one, so a regulator's page
-//! cost a tenth of a merchant's. Here one task writes the records: while it commits a group,
-//! the reads that finish meanwhile wait in its queue, and the next commit takes all of them
-//! (up to `LVYUE_ACCESS_GROUP_MAX`, and as many as fit in one transaction's events). Each
-//! read still waits for the commit that holds its own
+//! Every supervised read is recorded durably before its answer leaves. Rather than a
+//! transaction per read, each holding a database connection while it waits for the log's head,
+//! one task writes the records: while it commits a group, the reads that finish meanwhile wait
+//! in its queue, and the next commit takes them all (up to `LVYUE_ACCESS_GROUP_MAX`, and as many
+//! as fit in one transaction's events). Each read still waits for the commit that holds its own
 //! record; a record the domain refuses is written again on its own
-//! ([`Escrow::execute_grouped`]), so it never costs the others theirs.
+//! ([`Escrow::execute_grouped`]), so it never costs the others theirs. What this buys in
+//! throughput, measured: docs/benchmarks.md, "Grouping regulators' access records".
 
 use std::sync::Arc;
 
