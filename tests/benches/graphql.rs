@@ -26,7 +26,7 @@
 //! event and one `access.order_read` event per order on the page, committed (under the log
 //! head, fsynced) before its answer leaves, as in production. The records of concurrent reads
 //! share commits (up to `LVYUE_ACCESS_GROUP_MAX`); the regulators' reads are then measured
-//! again on a server that commits each read's records alone (`reg 1/commit`).
+//! again on a server that commits each read's records alone (`ungrouped`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -621,7 +621,7 @@ async fn run(name: &str, db: TestDb, s: &Settings) {
         .expect("server starts again");
     wait_ready(&http, &running.url("/readyz")).await;
     let url = running.url("/graphql");
-    drive("reg 1/commit", &url, tokens(&principals.regulators), s).await;
+    drive("ungrouped", &url, tokens(&principals.regulators), s).await;
     running.shutdown();
     running.wait().await.expect("clean shutdown");
     drop(db);
