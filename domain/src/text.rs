@@ -40,6 +40,20 @@ pub fn optional(field: &'static str, value: &str, max_chars: usize) -> Result<St
     Ok(v.to_owned())
 }
 
+/// Text kept exactly as given, refused (never cut) when longer than `max_chars` characters.
+///
+/// # Errors
+/// A validation error on `field` naming the limit.
+pub fn at_most(field: &'static str, value: &str, max_chars: usize) -> Result<(), DomainError> {
+    if value.chars().count() > max_chars {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// Longest reference to a record in another system (a channel's transaction id, a batch file,
 /// a bank transfer).
 pub const MAX_EXTERNAL_REF: usize = 64;

@@ -150,12 +150,7 @@ async fn post_entry(
     clearance: Option<&Clearance>,
 ) -> Result<EntryRecord, DomainError> {
     validate(legs)?;
-    if memo.chars().count() > MAX_MEMO_CHARS {
-        return Err(DomainError::invalid(
-            "memo",
-            format!("must be at most {MAX_MEMO_CHARS} characters"),
-        ));
-    }
+    crate::text::at_most("memo", memo, MAX_MEMO_CHARS)?;
     let mut net: BTreeMap<AccountId, i64> = BTreeMap::new();
     for leg in legs {
         *net.entry(leg.account).or_default() += leg.amount_fen;

@@ -100,12 +100,7 @@ impl TryFrom<hold::Model> for HoldRecord {
 /// `INSUFFICIENT_FUNDS` when not enough is available; `NOT_FOUND`.
 pub async fn place_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainError> {
     let amount = new.amount.positive()?;
-    if new.reason.chars().count() > MAX_REASON_CHARS {
-        return Err(DomainError::invalid(
-            "reason",
-            format!("must be at most {MAX_REASON_CHARS} characters"),
-        ));
-    }
+    crate::text::at_most("reason", &new.reason, MAX_REASON_CHARS)?;
     let acc = get_account(tx.db(), new.account).await?;
     if acc.kind.allows_negative() {
         return Err(DomainError::invalid(
