@@ -87,6 +87,13 @@ const EVENT_LABELS: [(&str, &str); 43] = [
 /// Event types of the access log (`access.read`, `access.order_read`).
 const ACCESS_PREFIX: &str = "access.";
 
+/// Whether an event of `kind` only records a read (the access log): it changes no order or
+/// merchant it names, so their documents need no rewrite for it, and its own document takes
+/// nothing from them.
+pub fn records_a_read(kind: &str) -> bool {
+    kind.starts_with(ACCESS_PREFIX)
+}
+
 /// Unix seconds (what the index's time field holds) of a timestamp in microseconds.
 pub fn unix_seconds(t: Timestamp) -> i64 {
     t.0.div_euclid(1_000_000)
@@ -171,7 +178,7 @@ pub fn event_doc(
     };
     // The access log is the bank's: a regulator's scope (region and industry) never reaches
     // who read what — least of all a court's evidence requests and case numbers.
-    let (region, industry) = if e.kind.starts_with(ACCESS_PREFIX) {
+    let (region, industry) = if records_a_read(&e.kind) {
         (None, None)
     } else {
         (region, industry)
