@@ -31,6 +31,15 @@ impl Timestamp {
         self.to_utc().to_rfc3339_opts(SecondsFormat::Micros, true)
     }
 
+    /// RFC 3339 in China Standard Time to the second (`2026-03-05T10:00:00+08:00`): the form
+    /// people read, in files they open (CSV reports). Never in notarized bytes: see
+    /// [`Timestamp::rfc3339`].
+    pub fn china_rfc3339(self) -> String {
+        self.to_utc()
+            .with_timezone(&china_offset())
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
+    }
+
     /// The calendar date in China Standard Time (UTC+8), which is what settlement dates,
     /// working days and deadlines count in.
     pub fn china_date(self) -> NaiveDate {
@@ -126,6 +135,18 @@ mod tests {
         assert_eq!(
             Timestamp(1_500_000).rfc3339(),
             "1970-01-01T00:00:01.500000Z"
+        );
+    }
+
+    #[test]
+    fn times_for_people_are_china_time_to_the_second() {
+        let t = Timestamp::china_midnight(NaiveDate::from_ymd_opt(2026, 3, 5).unwrap())
+            .plus_seconds(10 * 3600);
+        assert_eq!(t.china_rfc3339(), "2026-03-05T10:00:00+08:00");
+        assert_eq!(t.rfc3339(), "2026-03-05T02:00:00.000000Z");
+        assert_eq!(
+            Timestamp(t.0 + 999_999).china_rfc3339(),
+            "2026-03-05T10:00:00+08:00"
         );
     }
 

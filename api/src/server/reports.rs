@@ -1,7 +1,8 @@
 //! CSV downloads of the regulator reports (docs/domain.md: "Exportable (CSV) and queryable by time
-//! range, region, industry, merchant"; streamed, the
-//! first line a watermark naming the requesting principal, the time and a report id that is
-//! itself logged):
+//! range, region, industry, merchant"; streamed, opening with a UTF-8 byte order mark and the
+//! column names so that Excel and WPS open them as a table, and closing with a watermark naming
+//! the requesting principal, the time and a report id that is itself logged — the form is
+//! `lvyue_domain::report::render_csv`'s):
 //!
 //! ```text
 //! GET /reports/<kind>.csv?from=2026-03-01&to=2026-04-01&industry=DRIVING_SCHOOL&regionPrefix=3201
@@ -568,7 +569,7 @@ async fn record_rows<R: CsvReport>(
 }
 
 /// The body of a report: its CSV lines rendered by a blocking task into a bounded channel, in
-/// chunks of about [`CHUNK_BYTES`] (the watermark and header in a chunk of their own, at once).
+/// chunks of about [`CHUNK_BYTES`] (the header in a chunk of its own, at once).
 fn stream<R: CsvReport + Send + 'static>(
     run: ReportRun,
     report: R,
@@ -596,8 +597,8 @@ fn stream<R: CsvReport + Send + 'static>(
         let mut chunk = String::with_capacity(CHUNK_BYTES + 1024);
         for (i, line) in lines.enumerate() {
             chunk.push_str(&line);
-            // Line 0 is the watermark, 1 the header: sent together, first.
-            if (i == 1 || chunk.len() >= CHUNK_BYTES)
+            // Line 0 is the header: sent at once, so the client sees the download begin.
+            if (i == 0 || chunk.len() >= CHUNK_BYTES)
                 && tx
                     .blocking_send(Bytes::from(std::mem::take(&mut chunk)))
                     .is_err()

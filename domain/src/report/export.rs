@@ -1,8 +1,12 @@
 //! CSV downloads of the reports, streamed line by line (never one string of the whole report).
 //!
-//! The first line is a watermark naming the recorded run:
-//! `# lvyue report <kind> id=<report id> by=<subject> role=<role> at=<RFC 3339>`; the second the
-//! column names; then one line per row. Fields are quoted by the `csv` crate (RFC 4180, CRLF line
+//! Made to open as a table in Excel and WPS as well as in scripts: the file starts with a UTF-8
+//! byte order mark (without it, Excel on Windows reads the Chinese as the local code page), the
+//! first line is the column names, then one line per row, and the last line is a watermark
+//! naming the recorded run:
+//! `# lvyue report <kind> id=<report id> by=<subject> role=<role> at=<time>`. Below the table, the
+//! watermark is never taken for the header or for a row of data. Times are China time to the
+//! second (`2026-03-05T10:00:00+08:00`). Fields are quoted by the `csv` crate (RFC 4180, CRLF line
 //! ends); money is printed with two decimals (`1280.00`); text that a spreadsheet would take for
 //! a formula (`=`, `+`, `-`, `@`, tab, carriage return first) is prefixed with `'` (OWASP CSV
 //! injection).
@@ -25,7 +29,11 @@ pub trait CsvReport {
     fn records(&self) -> Box<dyn Iterator<Item = Vec<String>> + '_>;
 }
 
-/// The report as CSV lines (each ending in CRLF): the watermark, the header, the rows.
+/// The UTF-8 byte order mark that opens every CSV file.
+pub const BOM: &str = "\u{feff}";
+
+/// The report as CSV lines (each ending in CRLF): the header (after the [`BOM`]), the rows,
+/// the watermark.
 ///
 /// # Errors
 /// `VALIDATION` when `run` records a different kind of report.
@@ -50,12 +58,12 @@ pub fn render_csv<'a, R: CsvReport>(
         run.id,
         watermark_word(&run.subject),
         run.role,
-        run.created_at.rfc3339()
+        run.created_at.china_rfc3339()
     );
     let header = line(report.header().iter().map(|h| (*h).to_owned()).collect());
-    Ok(std::iter::once(watermark)
-        .chain(std::iter::once(header))
-        .chain(report.records().map(line)))
+    Ok(std::iter::once(format!("{BOM}{header}"))
+        .chain(report.records().map(line))
+        .chain(std::iter::once(watermark)))
 }
 
 /// One CSV line of fields.
@@ -310,9 +318,9 @@ impl CsvReport for RefundSla {
                 r.scheme.to_string(),
                 r.industry.to_string(),
                 r.status.to_string(),
-                r.requested_at.rfc3339(),
-                r.due_at.rfc3339(),
-                opt(r.executed_at.map(|t| t.rfc3339())),
+                r.requested_at.china_rfc3339(),
+                r.due_at.china_rfc3339(),
+                opt(r.executed_at.map(|t| t.china_rfc3339())),
                 r.working_days_allowed.to_string(),
                 r.working_days_taken.to_string(),
                 amount(r.amount),

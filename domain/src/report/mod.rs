@@ -29,7 +29,7 @@ mod vouchers;
 pub use balances::{
     BalanceRow, MerchantBalances, SnapshotFrequency, SnapshotRow, Snapshots, balances, snapshots,
 };
-pub use export::{CsvReport, render_csv};
+pub use export::{BOM, CsvReport, render_csv};
 pub use flows::{FlowDimension, FlowQuery, FlowRow, FlowTotals, FundFlows, fund_flows};
 pub use milestones::{MilestoneLine, MilestoneReleases, SchemeReleases, releases_by_milestone};
 pub use refund_sla::{RefundSla, RefundSlaLine, RefundSlaSummary, refund_sla};

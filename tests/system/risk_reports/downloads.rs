@@ -1,7 +1,7 @@
 //! The reports as CSV downloads (`GET /reports/<kind>.csv`): streamed and read line by line as
-//! they arrive, each opening with a watermark whose report id is a recorded run with a
-//! notarized `report.run` event; the rows those of the GraphQL report; refusals in the API's
-//! JSON error shape.
+//! they arrive, each opening with a byte order mark and the header and closing with a watermark
+//! whose report id is a recorded run with a notarized `report.run` event; the rows those of the
+//! GraphQL report; refusals in the API's JSON error shape.
 
 use serde_json::{Value, json};
 
@@ -16,7 +16,8 @@ use crate::harness::{TestServer, bank, first_code};
 struct Download {
     status: u16,
     headers: reqwest::header::HeaderMap,
-    /// Lines, without their CRLF.
+    /// Lines, without their CRLF (nor the first line's byte order mark): the header, the rows,
+    /// the watermark.
     lines: Vec<String>,
     /// Body chunks received.
     chunks: usize,
@@ -55,6 +56,12 @@ async fn download(srv: &TestServer, who: Option<&Principal>, path: &str) -> Down
         }
     }
     assert!(pending.is_empty(), "the body ends with a whole line");
+    // What Excel and WPS need to read the file as UTF-8.
+    let first = lines.first_mut().expect("a header line");
+    *first = first
+        .strip_prefix('\u{feff}')
+        .expect("the file opens with a UTF-8 byte order mark")
+        .to_owned();
     Download {
         status,
         headers,
@@ -62,6 +69,16 @@ async fn download(srv: &TestServer, who: Option<&Principal>, path: &str) -> Down
         chunks,
         error: Value::Null,
     }
+}
+
+/// The watermark: the last line.
+fn watermark(d: &Download) -> &str {
+    d.lines.last().map(String::as_str).unwrap_or("")
+}
+
+/// The rows: between the header and the watermark.
+fn data_lines(d: &Download) -> &[String] {
+    &d.lines[1..d.lines.len() - 1]
 }
 
 fn header<'a>(d: &'a Download, name: &str) -> &'a str {
@@ -97,23 +114,23 @@ async fn csv_downloads_are_streamed_watermarked_and_notarized(backend: Backend) 
         format!("attachment; filename=\"lvyue-fund-flows-{id}.csv\"")
     );
     // The watermark: which report, its id, who, as what, when (the server's clock: Thursday
-    // 2026-03-05 10:00 China time).
+    // 2026-03-05 10:00 China time), below the table.
     assert_eq!(
-        d.lines[0],
+        watermark(&d),
         format!(
-            "# lvyue report FUND_FLOWS id={id} by={} role=REGULATOR at=2026-03-05T02:00:00.000000Z",
+            "# lvyue report FUND_FLOWS id={id} by={} role=REGULATOR at=2026-03-05T10:00:00+08:00",
             r1.subject
         )
     );
     assert_eq!(
-        d.lines[1],
+        d.lines[0],
         "day,merchant_id,merchant_name,industry,city,collected,released,refunded,deducted,frozen,held"
     );
     // The rows are the GraphQL report's.
     let g = flows(srv, &r1, json!(["MERCHANT"]), Value::Null).await;
     let rows = nodes(&g["rows"]);
     assert_eq!(d.lines.len(), 2 + rows.len());
-    for (line, row) in d.lines[2..].iter().zip(&rows) {
+    for (line, row) in data_lines(&d).iter().zip(&rows) {
         let cells: Vec<&str> = line.split(',').collect();
         assert_eq!(cells[1], row["merchantId"].as_str().unwrap());
         assert_eq!(
@@ -233,13 +250,13 @@ async fn csv_downloads_are_streamed_watermarked_and_notarized(backend: Backend) 
         let d = download(srv, Some(&bank()), &format!("/reports/{path}")).await;
         assert_eq!(d.status, 200, "{path}: {}", d.error);
         assert!(
-            d.lines[0].starts_with(&format!("# lvyue report {kind} id=rpt_")),
+            watermark(&d).starts_with(&format!("# lvyue report {kind} id=rpt_")),
             "{}",
-            d.lines[0]
+            watermark(&d)
         );
-        assert!(d.lines[0].contains(" role=BANK "), "{}", d.lines[0]);
+        assert!(watermark(&d).contains(" role=BANK "), "{}", watermark(&d));
         if kind == "BALANCES" {
-            let closing: i64 = d.lines[2..]
+            let closing: i64 = data_lines(&d)
                 .iter()
                 .map(|l| fen(&json!(l.split(',').nth(11).unwrap())))
                 .sum();
@@ -267,7 +284,7 @@ async fn csv_downloads_are_streamed_watermarked_and_notarized(backend: Backend) 
     assert!(n > 700, "{n}");
     assert_eq!(d.lines.len(), 2 + n);
     assert!(d.chunks > 2, "{} chunks", d.chunks);
-    assert!(d.lines[2..].iter().all(|l| l.split(',').count() == 11));
+    assert!(data_lines(&d).iter().all(|l| l.split(',').count() == 11));
 
     // Refusals, in the API's JSON error shape.
     let cases = [
@@ -350,7 +367,7 @@ async fn downloads_are_rate_limited_like_graphql(backend: Backend) {
     for _ in 0..2 {
         let d = download(&srv, Some(&bank()), "/reports/voucher-inventory.csv").await;
         assert_eq!(d.status, 200, "{}", d.error);
-        assert_eq!(d.lines.len(), 2, "watermark and header, no vouchers");
+        assert_eq!(d.lines.len(), 2, "header and watermark, no vouchers");
     }
     let d = download(&srv, Some(&bank()), "/reports/voucher-inventory.csv").await;
     assert_eq!((d.status, first_code(&d.error)), (429, "LIMIT_EXCEEDED"));

@@ -13,9 +13,13 @@ async fn report_events(db: &TestDb) -> Vec<Value> {
         .collect()
 }
 
-/// The CSV lines after the watermark, parsed back.
+/// The CSV table (header and rows) above the watermark, parsed back; the file must open with
+/// the byte order mark and close with the watermark.
 fn parse(lines: &[String]) -> Vec<Vec<String>> {
-    let body: String = lines[1..].concat();
+    let (watermark, table) = lines.split_last().unwrap();
+    assert!(watermark.starts_with("# lvyue report "), "{watermark}");
+    let body: String = table.concat();
+    let body = body.strip_prefix(BOM).expect("a byte order mark first");
     csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(body.as_bytes())
@@ -57,19 +61,22 @@ db_test!(
             .await
             .unwrap();
         let lines: Vec<String> = render_csv(&run, &report).unwrap().collect();
+        // The header first, after the byte order mark Excel and WPS need to read UTF-8; the
+        // watermark last, where no spreadsheet takes it for the header; times in China time.
         assert_eq!(
             lines[0],
-            format!(
+            "\u{feff}day,merchant_id,merchant_name,industry,city,collected,released,refunded,deducted,frozen,held\r\n"
+        );
+        assert_eq!(
+            lines.last().unwrap(),
+            &format!(
                 "# lvyue report FUND_FLOWS id={} by={} role=REGULATOR at={}\r\n",
                 run.id,
                 reg.subject,
-                run.created_at.rfc3339()
+                run.created_at.china_rfc3339()
             )
         );
-        assert_eq!(
-            lines[1],
-            "day,merchant_id,merchant_name,industry,city,collected,released,refunded,deducted,frozen,held\r\n"
-        );
+        assert!(lines.last().unwrap().ends_with("+08:00\r\n"));
         assert_eq!(lines.len(), report.rows.len() + 2);
         let rows = parse(&lines);
         // M1 (玄武驾校): O1 1000.00 + O5 500.00 collected; 250.00 + 750.00 + 125.00 released.
@@ -151,7 +158,7 @@ db_test!(
         let rb = run(ReportKind::Balances).await.unwrap();
         let lines: Vec<String> = render_csv(&rb, &b).unwrap().collect();
         assert_eq!(lines.len(), b.rows.len() + 2);
-        assert!(lines[0].starts_with(&format!(
+        assert!(lines.last().unwrap().starts_with(&format!(
             "# lvyue report BALANCES id={} by=ops-test role=BANK at=",
             rb.id
         )));
@@ -237,9 +244,9 @@ db_test!(
         .unwrap();
         let lines: Vec<String> = render_csv(&run, &b).unwrap().collect();
         assert!(
-            lines[2].contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"点我\"\"),驾校\""),
+            lines[1].contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"点我\"\"),驾校\""),
             "{}",
-            lines[2]
+            lines[1]
         );
         let rows = parse(&lines);
         assert_eq!(rows[1][1], format!("'{name}"));

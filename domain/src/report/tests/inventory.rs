@@ -91,7 +91,9 @@ db_test!(
             .unwrap();
         let lines: Vec<String> = render_csv(&run, &r).unwrap().collect();
         assert_eq!(lines.len(), 5);
-        assert!(lines[2].contains(",375.00,false\r\n"), "{}", lines[2]);
+        assert!(lines[1].contains(",375.00,false\r\n"), "{}", lines[1]);
+        // Times are China time, to the second, for the people who open the file.
+        assert!(lines[1].contains("+08:00,"), "{}", lines[1]);
         clean(&db).await;
     }
 );
@@ -187,8 +189,8 @@ db_test!(
             .unwrap();
         let lines: Vec<String> = render_csv(&run, &r).unwrap().collect();
         assert_eq!(
-            lines[1],
-            "scheme_id,project_account_id,status,count,face,balance\r\n"
+            lines[0],
+            "\u{feff}scheme_id,project_account_id,status,count,face,balance\r\n"
         );
         assert_eq!(lines.len(), r.lines.len() + 2);
         clean(&db).await;
