@@ -169,6 +169,46 @@ async fn unknown_routes_and_methods_are_refused_plainly() {
     assert_eq!(srv.get("/graphql").await.0, 405);
 }
 
+/// Every answer names its request: a fresh id each time, or the one a proxy sent, so that an
+/// operator can find the request's log lines from what a user reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_request_id() {
+    let srv = TestServer::start().await;
+    let id_of = |r: &reqwest::Response| {
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (method, path) in [
+        ("GET", "/healthz"),
+        ("GET", "/nope"),
+        ("GET", "/graphql"),
+        ("POST", "/graphql"),
+    ] {
+        let req = match method {
+            "GET" => srv.client.get(srv.url(path)),
+            _ => srv
+                .client
+                .post(srv.url(path))
+                .json(&serde_json::json!({"query": "{ apiVersion }"})),
+        };
+        let resp = req.send().await.unwrap();
+        let id = id_of(&resp).unwrap_or_else(|| panic!("{method} {path}: no x-request-id"));
+        assert_eq!(id.len(), 36, "{method} {path}: a UUID, not {id:?}");
+        assert!(seen.insert(id), "{method} {path}: a fresh id");
+    }
+    let resp = srv
+        .client
+        .get(srv.url("/healthz"))
+        .header("x-request-id", "proxy-7f3a-0001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&resp).as_deref(), Some("proxy-7f3a-0001"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_behind_a_token_answer_only_to_it() {
     let srv = TestServer::start_with(|c| {

@@ -4,9 +4,10 @@
 //! Routes: `GET /` GraphiQL, `POST /graphql`, `/graphql/ws` (graphql-transport-ws),
 //! `/healthz` (process alive), `/readyz` ([`Readiness`] checks), `/metrics` (OpenMetrics),
 //! `/reports/<kind>.csv` (the regulator reports as streamed CSV, see `reports`).
-//! Every route is timed, counted and logged (method, route pattern, status, latency; never
-//! headers, bodies or tokens) and bounded by the request timeout; a panic in a handler is
-//! answered 500 and the server carries on.
+//! Every response carries an `x-request-id` (the client's or a proxy's, else a new UUID), and
+//! every log line written while serving the request names it. Every route is timed, counted and
+//! logged (method, route pattern, status, latency; never headers, bodies or tokens) and bounded
+//! by the request timeout; a panic in a handler is answered 500 and the server carries on.
 
 mod access;
 mod graphql;
@@ -47,7 +48,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Assembles every route, in one place.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.limits.request_timeout();
-    Router::new()
+    let routes = Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", post(graphql::graphql))
         .route("/graphql/ws", get(ws::graphql_ws))
@@ -68,8 +69,8 @@ pub fn router(state: AppState) -> Router {
             middleware::observe,
         ))
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .with_state(state)
+        .layer(CatchPanicLayer::custom(middleware::panic_response));
+    middleware::with_request_ids(routes).with_state(state)
 }
 
 /// A running server: its address, a handle to stop it, and its task.
