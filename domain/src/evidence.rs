@@ -264,8 +264,8 @@ pub fn verify(bundle: &EvidenceBundle, key: &VerifierKey) -> DomainResult<Verifi
     })
 }
 
-/// The seq inside the leaf must be the index it is proved at (a proof alone does not bind
-/// the position; notary-anchors §1.6).
+/// The seq inside the leaf must be the index it is proved at: the proof shows where the leaf
+/// sits in the tree, and only this check ties that position to the seq the event claims.
 fn check_seq_in_leaf(e: &EvidenceEvent) -> DomainResult<()> {
     let v: serde_json::Value = serde_json::from_str(&e.canonical).map_err(|_| {
         DomainError::invalid(

@@ -335,12 +335,11 @@ async fn personal_data_written_under_a_listed_key_still_reads_after_rotation() {
     node.stop().await;
 }
 
-/// Fails until fixed (reported): an installation that started without
-/// `LVYUE_PII_ENCRYPTION_KEYS` encrypts under a key derived from the master key (id 1,
-/// `PiiVault::single`) that no operator can name, so the rotation documented in
-/// `api/src/keys.rs` (`LVYUE_PII_ENCRYPTION_KEYS=2:<new>,1:<old>`, master key unchanged)
-/// leaves everything encrypted before it undecryptable: a court's evidence bundle is
-/// `INTERNAL`, and webhook secrets no longer decrypt.
+/// An installation that started without `LVYUE_PII_ENCRYPTION_KEYS` encrypts under a key
+/// derived from the master key (id 1, `PiiVault::single`) that no operator can name. Rotating
+/// it (`LVYUE_PII_ENCRYPTION_KEYS=2:<new>`, master key unchanged; docs/operations.md) keeps
+/// everything encrypted before readable: a court's evidence bundle still carries the payer's
+/// ID number registered before the rotation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_away_from_the_default_key_keeps_old_personal_data_readable() {
     let Some(setup) = settled_world(Backend::Sqlite, 1, "1000.00").await else {
