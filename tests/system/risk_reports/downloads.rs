@@ -374,3 +374,89 @@ async fn downloads_are_rate_limited_like_graphql(backend: Backend) {
     assert!(d.headers.get("retry-after").is_some());
 }
 on_both!(downloads_are_rate_limited_like_graphql);
+
+/// A downloaded report opens in a spreadsheet as a table: LibreOffice (headless), reading it as
+/// UTF-8 — what Excel and WPS choose from the byte order mark; headless LibreOffice does not
+/// look at the mark by itself — finds the column names in the first row with no mark left in
+/// the first cell, the Chinese names intact and the watermark in the last row. The file is kept
+/// in the target directory for review. Runs where `soffice` is installed; `.ci/run` installs it
+/// and sets `LVYUE_TEST_SPREADSHEET`, which makes a missing `soffice` a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downloaded_report_opens_as_a_table_in_a_spreadsheet() {
+    let required = std::env::var_os("LVYUE_TEST_SPREADSHEET").is_some();
+    let soffice = std::process::Command::new("soffice")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !soffice {
+        assert!(
+            !required,
+            "LVYUE_TEST_SPREADSHEET is set but soffice does not run"
+        );
+        eprintln!("skipped: soffice (LibreOffice) is not installed");
+        return;
+    }
+    let Some(f) = fixture(Backend::Sqlite).await else {
+        return;
+    };
+    let resp = f
+        .srv
+        .client
+        .get(
+            f.srv
+                .url("/reports/merchant-balances.csv?from=2026-03-02&to=2026-03-06"),
+        )
+        .bearer_auth(f.srv.token(&bank()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body = resp.bytes().await.unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reports");
+    let out = dir.join("opened");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = dir.join("merchant-balances.csv");
+    std::fs::write(&file, &body).unwrap();
+
+    // Opened as comma-separated, double-quoted UTF-8 text; saved back as such.
+    let profile = tempfile::tempdir().unwrap();
+    let status = tokio::process::Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.path().display()
+        ))
+        .args([
+            "--headless",
+            "--infilter=CSV:44,34,76",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76",
+        ])
+        .arg("--outdir")
+        .arg(&out)
+        .arg(&file)
+        .status()
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "soffice could not open {}",
+        file.display()
+    );
+    let opened = std::fs::read_to_string(out.join("merchant-balances.csv")).unwrap();
+    let rows: Vec<&str> = opened.lines().collect();
+    assert!(
+        rows[0].starts_with("merchant_id,merchant_name,"),
+        "the header is the first row: {opened}"
+    );
+    assert!(
+        rows.iter().any(|r| r.contains("秦淮驾校")),
+        "Chinese names read as written: {opened}"
+    );
+    let last = rows.last().unwrap();
+    assert!(
+        last.starts_with("# lvyue report BALANCES id=rpt_"),
+        "{last}"
+    );
+    let sent = String::from_utf8(body.to_vec()).unwrap();
+    assert_eq!(rows.len(), sent.lines().count(), "one row per line sent");
+}
