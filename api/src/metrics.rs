@@ -58,6 +58,14 @@ pub struct Metrics {
     /// `lvyue_holiday_calendar_days_left`: days until the loaded holiday calendar ends
     /// (negative once it has; -1 when the current year is not loaded either).
     pub holiday_calendar_days_left: Gauge,
+    /// `lvyue_jobs_overdue`: scheduled jobs already due and not yet run.
+    pub jobs_overdue: Gauge,
+    /// `lvyue_webhook_deliveries_pending`: webhook deliveries queued or waiting to retry.
+    pub webhook_deliveries_pending: Gauge,
+    /// `lvyue_db_pool_connections_open`, `…_idle`, `…_max`: this node's database pool.
+    pub db_pool_open: Gauge,
+    pub db_pool_idle: Gauge,
+    pub db_pool_max: Gauge,
 }
 
 impl Metrics {
@@ -73,6 +81,11 @@ impl Metrics {
         let checkpoint_size = Gauge::default();
         let search_index_lag = Gauge::default();
         let holiday_calendar_days_left = Gauge::default();
+        let jobs_overdue = Gauge::default();
+        let webhook_deliveries_pending = Gauge::default();
+        let db_pool_open = Gauge::default();
+        let db_pool_idle = Gauge::default();
+        let db_pool_max = Gauge::default();
         registry.register(
             "lvyue_http_requests",
             "HTTP requests by route, method and status",
@@ -108,6 +121,31 @@ impl Metrics {
             "Days until the loaded holiday calendar ends",
             holiday_calendar_days_left.clone(),
         );
+        registry.register(
+            "lvyue_jobs_overdue",
+            "Scheduled jobs already due and not yet run",
+            jobs_overdue.clone(),
+        );
+        registry.register(
+            "lvyue_webhook_deliveries_pending",
+            "Webhook deliveries queued or waiting to retry",
+            webhook_deliveries_pending.clone(),
+        );
+        registry.register(
+            "lvyue_db_pool_connections_open",
+            "Database connections this node has open",
+            db_pool_open.clone(),
+        );
+        registry.register(
+            "lvyue_db_pool_connections_idle",
+            "Open database connections waiting for work",
+            db_pool_idle.clone(),
+        );
+        registry.register(
+            "lvyue_db_pool_connections_max",
+            "The most database connections this node may open",
+            db_pool_max.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -117,6 +155,11 @@ impl Metrics {
             checkpoint_size,
             search_index_lag,
             holiday_calendar_days_left,
+            jobs_overdue,
+            webhook_deliveries_pending,
+            db_pool_open,
+            db_pool_idle,
+            db_pool_max,
         }
     }
 

@@ -45,3 +45,35 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DomainError> {
 pub fn is_sqlite(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Sqlite
 }
+
+/// The connection pool's use at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open, busy or idle.
+    pub open: u32,
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// The most the pool may open.
+    pub max: u32,
+}
+
+/// How much of `db`'s connection pool is in use (for the metrics): a pool that stays at its
+/// maximum with none idle is where requests queue.
+pub fn pool_use(db: &DatabaseConnection) -> PoolUse {
+    let idle = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    if is_sqlite(db) {
+        let pool = db.get_sqlite_connection_pool();
+        PoolUse {
+            open: pool.size(),
+            idle: idle(pool.num_idle()),
+            max: pool.options().get_max_connections(),
+        }
+    } else {
+        let pool = db.get_postgres_connection_pool();
+        PoolUse {
+            open: pool.size(),
+            idle: idle(pool.num_idle()),
+            max: pool.options().get_max_connections(),
+        }
+    }
+}

@@ -4,7 +4,10 @@
 //! `alert` so that raising an alert does not depend on the worker that sends it.
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 
 use lvyue_entity::{webhook_delivery, webhook_endpoint};
 
@@ -23,6 +26,18 @@ string_enum!(
         Cancelled = "CANCELLED",
     }
 );
+
+/// Webhook deliveries not yet made, queued or waiting to retry: the outbox's backlog (for the
+/// metrics).
+///
+/// # Errors
+/// Database errors.
+pub async fn pending(db: &DatabaseConnection) -> DomainResult<u64> {
+    Ok(webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .count(db)
+        .await?)
+}
 
 /// Queues an alert's `payload` for every active endpoint, in the transaction that raises it.
 /// Called by `alert::raise`; a second call for the same alert adds nothing.

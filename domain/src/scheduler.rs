@@ -6,7 +6,8 @@
 
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
@@ -162,6 +163,18 @@ impl TryFrom<job::Model> for JobRecord {
             last_error: m.last_error,
         })
     }
+}
+
+/// Pending jobs already due at `now`: the scheduler's backlog (for the metrics).
+///
+/// # Errors
+/// Database errors.
+pub async fn overdue(db: &DatabaseConnection, now: Timestamp) -> DomainResult<u64> {
+    Ok(job::Entity::find()
+        .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))
+        .filter(job::Column::DueAtUs.lte(now.0))
+        .count(db)
+        .await?)
 }
 
 /// Jobs, newest first (for the bank's operators).

@@ -74,9 +74,26 @@ async fn metrics_count_requests_errors_and_the_log() {
         "lvyue_search_index_lag 0",
         // 2026-03-02 to the end of 2026, the last year shipped.
         "lvyue_holiday_calendar_days_left 304",
+        // Nothing is due on a fresh server.
+        "lvyue_jobs_overdue 0",
+        "lvyue_webhook_deliveries_pending 0",
     ] {
         assert!(text.contains(needle), "{needle} not in\n{text}");
     }
+    let gauge = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in\n{text}"))
+    };
+    let (open, idle, max) = (
+        gauge("lvyue_db_pool_connections_open"),
+        gauge("lvyue_db_pool_connections_idle"),
+        gauge("lvyue_db_pool_connections_max"),
+    );
+    assert!(
+        open >= 1 && idle <= open && open <= max,
+        "{open} {idle} {max}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

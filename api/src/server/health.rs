@@ -48,22 +48,38 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
             );
         }
     }
-    // The calendar's reach is read at scrape time: it changes with the date and with a load on
-    // any node, and reading it is one small query.
-    let today = state.escrow.clock().now().china_date();
-    match lvyue_domain::calendar::store::coverage(state.escrow.db(), today).await {
-        Ok(c) => {
-            // -1: neither this year nor last year is loaded (docs/calendar.md).
-            state
-                .metrics
-                .holiday_calendar_days_left
-                .set(c.days_left.unwrap_or(-1));
-        }
-        Err(e) => tracing::warn!(error = %e, "reading the holiday calendar's reach failed"),
-    }
+    read_at_scrape(&state).await;
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         state.metrics.encode(),
     )
         .into_response()
+}
+
+/// Gauges read when scraped rather than kept up to date: they change with the date and with
+/// other nodes' work, and each is one small query or a look at the pool. A gauge that cannot be
+/// read keeps its last value (and the failure is logged).
+async fn read_at_scrape(state: &AppState) {
+    let db = state.escrow.db();
+    let m = &state.metrics;
+    let now = state.escrow.clock().now();
+    match lvyue_domain::calendar::store::coverage(db, now.china_date()).await {
+        // -1: neither this year nor last year is loaded (docs/calendar.md).
+        Ok(c) => {
+            m.holiday_calendar_days_left.set(c.days_left.unwrap_or(-1));
+        }
+        Err(e) => tracing::warn!(error = %e, "reading the holiday calendar's reach failed"),
+    }
+    match lvyue_domain::scheduler::overdue(db, now).await {
+        Ok(n) => crate::metrics::set_gauge(&m.jobs_overdue, n),
+        Err(e) => tracing::warn!(error = %e, "counting overdue jobs failed"),
+    }
+    match lvyue_domain::outbox::pending(db).await {
+        Ok(n) => crate::metrics::set_gauge(&m.webhook_deliveries_pending, n),
+        Err(e) => tracing::warn!(error = %e, "counting pending webhook deliveries failed"),
+    }
+    let pool = lvyue_domain::db::pool_use(db);
+    crate::metrics::set_gauge(&m.db_pool_open, u64::from(pool.open));
+    crate::metrics::set_gauge(&m.db_pool_idle, u64::from(pool.idle));
+    crate::metrics::set_gauge(&m.db_pool_max, u64::from(pool.max));
 }

@@ -166,6 +166,30 @@ db_test!(
 );
 
 db_test!(
+    the_job_backlog_counts_what_is_due_and_not_yet_run,
+    |db: TestDb| async move {
+        let s = school(&db, shenzhen()).await;
+        let w = &s.w;
+        let order = w.order(&s.scheme, &s.merchant, &s.payer, "4999.99").await;
+        w.pay(&order, "4999.99").await;
+        let now = w.clock.now();
+        // The settlement is queued for the next working day: not yet a backlog.
+        assert_eq!(crate::scheduler::overdue(&db.db, now).await.unwrap(), 0);
+        let later = now.plus_days(10);
+        assert!(crate::scheduler::overdue(&db.db, later).await.unwrap() >= 1);
+        // Once the day comes and the scheduler runs, nothing due is left.
+        w.pass_days(1).await;
+        assert_eq!(
+            crate::scheduler::overdue(&db.db, w.clock.now())
+                .await
+                .unwrap(),
+            0
+        );
+        clean(&db).await;
+    }
+);
+
+db_test!(
     payments_settle_on_the_next_working_day,
     |db: TestDb| async move {
         // In calendar order: event times never go backwards on one database.
