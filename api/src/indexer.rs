@@ -415,8 +415,9 @@ async fn read_batch(
     let covered = head.max(next);
 
     // A regulator's page of 20 orders records 21 reads: rewriting (and first reloading) the
-    // orders and merchants they name, which no read changes, was most of what indexing cost
-    // under read load (docs/benchmarks.md, "Where a regulator's read spent its time").
+    // orders and merchants they name, which no read changes, was about a third of what
+    // indexing cost under read load (docs/benchmarks.md, "Where a regulator's read spent its
+    // time").
     let changes = || events.iter().filter(|e| !docs::records_a_read(&e.kind));
     let order_ids: Vec<OrderId> = unique(changes().filter_map(|e| e.order_id));
     let orders = load_orders(db, &order_ids).await?;

@@ -4,8 +4,8 @@
 //! byte order mark (without it, Excel on Windows reads the Chinese as the local code page), the
 //! first line is the column names, then one line per row, and the last line is a watermark
 //! naming the recorded run:
-//! `# lvyue report <kind> id=<report id> by=<subject> role=<role> at=<time>`. Below the table, the
-//! watermark is never taken for the header or for a row of data. Times are China time to the
+//! `# lvyue report <kind> id=<report id> by=<subject> role=<role> at=<time>`. Below the table, no
+//! spreadsheet takes the watermark for the header. Times are China time to the
 //! second (`2026-03-05T10:00:00+08:00`). Fields are quoted by the `csv` crate (RFC 4180, CRLF line
 //! ends); money is printed with two decimals (`1280.00`); text that a spreadsheet would take for
 //! a formula (`=`, `+`, `-`, `@`, tab, carriage return first) is prefixed with `'` (OWASP CSV
