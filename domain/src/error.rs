@@ -35,6 +35,12 @@ impl ErrorCode {
         }
     }
 
+    /// The code a client sees as `extensions.code`, read back; `None` for anything the API
+    /// does not document.
+    pub fn named(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
     pub const ALL: [ErrorCode; 9] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
@@ -195,3 +201,24 @@ pub(crate) fn is_transient_db_error(e: &sea_orm::DbErr) -> bool {
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_reads_back_by_its_name_and_nothing_else_does() {
+        for c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::named(c.as_str()), Some(c));
+        }
+        for other in [
+            "",
+            "not_found",
+            "NOT FOUND",
+            "INTERNAL_ERROR",
+            "BAD_USER_INPUT",
+        ] {
+            assert_eq!(ErrorCode::named(other), None, "{other:?}");
+        }
+    }
+}
