@@ -60,20 +60,17 @@ pub struct PoolUse {
 /// How much of `db`'s connection pool is in use (for the metrics): a pool that stays at its
 /// maximum with none idle is where requests queue.
 pub fn pool_use(db: &DatabaseConnection) -> PoolUse {
-    let idle = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     if is_sqlite(db) {
-        let pool = db.get_sqlite_connection_pool();
-        PoolUse {
-            open: pool.size(),
-            idle: idle(pool.num_idle()),
-            max: pool.options().get_max_connections(),
-        }
+        use_of(db.get_sqlite_connection_pool())
     } else {
-        let pool = db.get_postgres_connection_pool();
-        PoolUse {
-            open: pool.size(),
-            idle: idle(pool.num_idle()),
-            max: pool.options().get_max_connections(),
-        }
+        use_of(db.get_postgres_connection_pool())
+    }
+}
+
+fn use_of<B: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<B>) -> PoolUse {
+    PoolUse {
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
     }
 }
