@@ -417,6 +417,9 @@ async fn a_downloaded_report_opens_as_a_table_in_a_spreadsheet() {
     std::fs::create_dir_all(&out).unwrap();
     let file = dir.join("merchant-balances.csv");
     std::fs::write(&file, &body).unwrap();
+    // soffice can exit 0 without writing: a file left by an earlier run must not pass for it.
+    let converted = out.join("merchant-balances.csv");
+    let _ = std::fs::remove_file(&converted);
 
     // Opened as comma-separated, double-quoted UTF-8 text; saved back as such.
     let profile = tempfile::tempdir().unwrap();
@@ -442,7 +445,7 @@ async fn a_downloaded_report_opens_as_a_table_in_a_spreadsheet() {
         "soffice could not open {}",
         file.display()
     );
-    let opened = std::fs::read_to_string(out.join("merchant-balances.csv")).unwrap();
+    let opened = std::fs::read_to_string(&converted).unwrap();
     let rows: Vec<&str> = opened.lines().collect();
     assert!(
         rows[0].starts_with("merchant_id,merchant_name,"),
