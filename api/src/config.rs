@@ -287,6 +287,12 @@ impl NotaryConfig {
             .clone()
             .unwrap_or_else(|| data_dir.join(NOTARY_KEY_FILE))
     }
+
+    /// Where this node keeps the newest checkpoint it published: in its data directory, beside
+    /// (never inside) the database, so that restoring the database leaves it in place.
+    pub fn published_path(data_dir: &Path) -> PathBuf {
+        data_dir.join(lvyue_domain::published::PUBLISHED_CHECKPOINT_FILE)
+    }
 }
 
 /// The background workers of a node.

@@ -41,11 +41,12 @@ pub struct Readiness {
     checks: Vec<(&'static str, Arc<dyn ReadinessCheck>)>,
 }
 
-/// The outcome of every check: `"ok"` or `"failed"` by name.
+/// The outcome of every check: `"ok"` or `"failed"` by name, and why each failed one did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReadinessReport {
     pub ready: bool,
     pub checks: BTreeMap<&'static str, &'static str>,
+    pub reasons: BTreeMap<&'static str, String>,
 }
 
 impl Readiness {
@@ -72,15 +73,19 @@ impl Readiness {
                 if let Err(reason) = &outcome {
                     tracing::warn!(check = name, reason = %reason, "readiness check failed");
                 }
-                (*name, outcome.is_ok())
+                (*name, outcome.err())
             }
         });
         let results = futures_util::future::join_all(runs).await;
         ReadinessReport {
-            ready: results.iter().all(|(_, ok)| *ok),
+            ready: results.iter().all(|(_, failure)| failure.is_none()),
             checks: results
+                .iter()
+                .map(|(n, failure)| (*n, if failure.is_none() { "ok" } else { "failed" }))
+                .collect(),
+            reasons: results
                 .into_iter()
-                .map(|(n, ok)| (n, if ok { "ok" } else { "failed" }))
+                .filter_map(|(n, failure)| Some((n, failure?)))
                 .collect(),
         }
     }
@@ -115,6 +120,11 @@ mod tests {
         assert!(!report.ready);
         assert_eq!(report.checks.get("a"), Some(&"ok"));
         assert_eq!(report.checks.get("b"), Some(&"failed"));
+        assert_eq!(
+            report.reasons.get("b").map(String::as_str),
+            Some("behind by 12 leaves")
+        );
+        assert!(!report.reasons.contains_key("a"));
         assert!(
             Readiness::new()
                 .with("a", || async { Ok(()) })

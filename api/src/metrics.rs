@@ -1,9 +1,10 @@
 //! Prometheus metrics served at `/metrics` (OpenMetrics text, `prometheus-client`).
 //!
 //! The server feeds the request counters, the latency histogram and the GraphQL error counter.
-//! The gauges `lvyue_log_size`, `lvyue_checkpoint_size`, `lvyue_search_index_lag` and
+//! The gauges `lvyue_log_size`, `lvyue_checkpoint_size`, `lvyue_notary_halted`,
+//! `lvyue_search_index_lag` and
 //! `lvyue_holiday_calendar_days_left` are set by whoever owns those numbers (the log watcher in
-//! [`crate::server`] sets the log size, the notary follower the checkpoint size,
+//! [`crate::server`] sets the log size, the notary follower the checkpoint size and the halt,
 //! [`crate::indexer`] the search index lag, the `/metrics` handler the calendar's reach).
 //! Labels are bounded: routes are the router's patterns, never raw paths.
 
@@ -53,6 +54,9 @@ pub struct Metrics {
     pub log_size: Gauge,
     /// `lvyue_checkpoint_size`: tree size of the latest signed checkpoint.
     pub checkpoint_size: Gauge,
+    /// `lvyue_notary_halted`: 1 while this node refuses to sign because its database disagrees
+    /// with a checkpoint it published (docs/operations.md, "A log that must not fork").
+    pub notary_halted: Gauge,
     /// `lvyue_search_index_lag`: events not yet in the search index.
     pub search_index_lag: Gauge,
     /// `lvyue_holiday_calendar_days_left`: days until the loaded holiday calendar ends
@@ -79,6 +83,7 @@ impl Metrics {
         let graphql_errors = Family::<CodeLabels, Counter>::default();
         let log_size = Gauge::default();
         let checkpoint_size = Gauge::default();
+        let notary_halted = Gauge::default();
         let search_index_lag = Gauge::default();
         let holiday_calendar_days_left = Gauge::default();
         let jobs_overdue = Gauge::default();
@@ -110,6 +115,11 @@ impl Metrics {
             "lvyue_checkpoint_size",
             "Tree size of the latest signed checkpoint",
             checkpoint_size.clone(),
+        );
+        registry.register(
+            "lvyue_notary_halted",
+            "1 while this node refuses to sign checkpoints (its database disagrees with one it published)",
+            notary_halted.clone(),
         );
         registry.register(
             "lvyue_search_index_lag",
@@ -153,6 +163,7 @@ impl Metrics {
             graphql_errors,
             log_size,
             checkpoint_size,
+            notary_halted,
             search_index_lag,
             holiday_calendar_days_left,
             jobs_overdue,
@@ -220,6 +231,7 @@ mod tests {
             "lvyue_graphql_errors_total{code=\"FORBIDDEN\"} 1",
             "lvyue_log_size 42",
             "lvyue_checkpoint_size",
+            "lvyue_notary_halted 0",
             "lvyue_search_index_lag",
         ] {
             assert!(text.contains(name), "{name} missing from\n{text}");

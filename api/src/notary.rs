@@ -13,6 +13,7 @@ use sea_orm::EntityTrait;
 
 use lvyue_domain::Escrow;
 use lvyue_domain::log::TransparencyLog;
+use lvyue_domain::published::ReportSigningHalted;
 use lvyue_notary::SigningKey;
 
 use crate::config::Config;
@@ -103,9 +104,18 @@ pub async fn follow(
     stop: crate::shutdown::ShutdownHandle,
 ) {
     let mut grown = escrow.subscribe_log_size();
+    let mut last_failure = None;
     loop {
-        if let Err(e) = step(&escrow, &log, &metrics).await {
-            tracing::warn!(error = %e, "notary follower step failed; retrying");
+        match step(&escrow, &log, &metrics).await {
+            Ok(()) => last_failure = None,
+            // A halt repeats on every pass: said once (it is also an alert and on `/readyz`).
+            Err(e) => {
+                let text = e.to_string();
+                if last_failure.as_ref() != Some(&text) {
+                    tracing::warn!(error = %text, "notary follower step failed; retrying");
+                }
+                last_failure = Some(text);
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
@@ -121,17 +131,33 @@ pub async fn follow(
     }
 }
 
-/// One sync and checkpoint.
+/// One sync and checkpoint. A node that has stopped signing (its database disagrees with a
+/// checkpoint it published) reports it, once per run, as a CRITICAL alert and on
+/// `lvyue_notary_halted`.
 ///
 /// # Errors
-/// Database errors.
+/// Database errors; [`DomainError::LogHalted`](lvyue_domain::DomainError::LogHalted).
 pub async fn step(
     escrow: &Escrow,
     log: &TransparencyLog,
     metrics: &Metrics,
 ) -> Result<(), lvyue_domain::DomainError> {
     log.sync(escrow.db()).await?;
-    if let Some(c) = log.checkpoint(escrow.db(), escrow.clock().now()).await? {
+    let signed = log.checkpoint(escrow.db(), escrow.clock().now()).await;
+    if let Some(reason) = log.halted() {
+        // The gauge doubles as "already reported": a halt lasts for the rest of the run.
+        if metrics.notary_halted.get() == 0 {
+            escrow
+                .execute(
+                    &lvyue_domain::principal::Principal::system(),
+                    None,
+                    &ReportSigningHalted { reason },
+                )
+                .await?;
+            metrics.notary_halted.set(1);
+        }
+    }
+    if let Some(c) = signed? {
         metrics
             .checkpoint_size
             .set(i64::try_from(c.size).unwrap_or(i64::MAX));
@@ -139,8 +165,9 @@ pub async fn step(
     Ok(())
 }
 
-/// Readiness: the node's tree holds every committed event, or is within one follower interval
-/// of it. Behind by more than [`CAUGHT_UP_SLACK`] events, the node is not ready.
+/// Readiness: the node signs (it has not halted on a disagreement with what it published), and
+/// its tree holds every committed event, or is within one follower interval of it. Behind by
+/// more than [`CAUGHT_UP_SLACK`] events, the node is not ready.
 pub fn caught_up_check(
     escrow: Arc<Escrow>,
     log: Arc<TransparencyLog>,
@@ -149,6 +176,9 @@ pub fn caught_up_check(
         let escrow = escrow.clone();
         let log = log.clone();
         async move {
+            if let Some(reason) = log.halted() {
+                return Err(format!("signing is halted: {reason}"));
+            }
             let head = lvyue_entity::log_head::Entity::find_by_id(1)
                 .one(escrow.db())
                 .await

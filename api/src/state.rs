@@ -11,6 +11,7 @@ use sea_orm::DatabaseConnection;
 use lvyue_domain::Escrow;
 use lvyue_domain::clock::SystemClock;
 use lvyue_domain::log::TransparencyLog;
+use lvyue_domain::published::PublishedCheckpoint;
 use lvyue_migration::MigratorTrait as _;
 
 use crate::auth::Authenticator;
@@ -113,10 +114,15 @@ impl AppState {
         );
         let auth = Arc::new(Authenticator::from_config(&config.jwt, &config.data_dir)?);
         let notary_key = crate::notary::load_or_create_key(&config)?;
+        let published = PublishedCheckpoint::open(
+            &crate::config::NotaryConfig::published_path(&config.data_dir),
+            notary_key.verifier_key(),
+        )?;
         let log = Arc::new(
             TransparencyLog::load(&db, notary_key)
                 .await
-                .context("cannot load the transparency log")?,
+                .context("cannot load the transparency log")?
+                .guarded_by(published),
         );
         let metrics = Arc::new(Metrics::new());
         let indexer = Arc::new(open_indexer(&config).await?);

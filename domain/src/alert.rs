@@ -40,6 +40,8 @@ string_enum!(
         RefundOverdue = "REFUND_OVERDUE",
         /// The loaded holiday calendar ends within 60 days (for the bank).
         CalendarEnding = "CALENDAR_ENDING",
+        /// A node stopped signing checkpoints: its database disagrees with one it published.
+        SigningHalted = "SIGNING_HALTED",
     }
 );
 

@@ -14,9 +14,12 @@ const POSTGRES_POOL_SIZE: u32 = 16;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The default database URL for a data directory: `lvyue.db` inside it, created if missing.
+/// The file of the default SQLite database in a data directory.
+pub const SQLITE_FILE: &str = "lvyue.db";
+
+/// The default database URL for a data directory: [`SQLITE_FILE`] inside it, created if missing.
 pub fn sqlite_url_in(data_dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join("lvyue.db").display())
+    format!("sqlite://{}?mode=rwc", data_dir.join(SQLITE_FILE).display())
 }
 
 /// Connects to `url` (`sqlite://…` or `postgres://…`). SQLite runs in WAL mode with

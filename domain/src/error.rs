@@ -93,6 +93,10 @@ pub enum DomainError {
     Notary(#[from] lvyue_notary::NotaryError),
     #[error("{0}")]
     LimitExceeded(String),
+    /// This node has stopped signing: its database disagrees with a checkpoint it published
+    /// (docs/operations.md, "A log that must not fork").
+    #[error("the transparency log is halted on this node: {0}")]
+    LogHalted(String),
     /// A rule of the ledger was about to break: a bug, never a user error. The transaction is
     /// rolled back and the breach is logged.
     #[error("internal error")]
@@ -115,7 +119,7 @@ impl DomainError {
             DomainError::InsufficientFunds { .. } | DomainError::CustodyBreach { .. } => {
                 ErrorCode::InsufficientFunds
             }
-            DomainError::InvalidState { .. } => ErrorCode::InvalidState,
+            DomainError::InvalidState { .. } | DomainError::LogHalted(_) => ErrorCode::InvalidState,
             DomainError::Conflict(_) => ErrorCode::Conflict,
             DomainError::LimitExceeded(_) => ErrorCode::LimitExceeded,
             DomainError::Invariant(_) | DomainError::Database(_) | DomainError::Internal(_) => {

@@ -49,6 +49,7 @@ pub mod pii;
 pub mod policy;
 pub mod prepaid;
 pub mod principal;
+pub mod published;
 pub mod queries;
 pub mod reconcile;
 pub mod refund_sla;

@@ -22,6 +22,7 @@ use crate::clock::Timestamp;
 use crate::error::DomainError;
 use crate::event::{EventRecord, to_i64, to_u64};
 use crate::ids::Seq;
+use crate::published::PublishedCheckpoint;
 
 /// Leaves read from the database per query while following the log.
 const SYNC_BATCH: u64 = 10_000;
@@ -54,6 +55,8 @@ impl TryFrom<checkpoint::Model> for StoredCheckpoint {
 pub struct TransparencyLog {
     key: SigningKey,
     tree: RwLock<Tree>,
+    /// What this node has published, when it keeps a record of it (every server does).
+    published: Option<PublishedCheckpoint>,
 }
 
 impl TransparencyLog {
@@ -68,10 +71,35 @@ impl TransparencyLog {
         let log = TransparencyLog {
             key,
             tree: RwLock::new(Tree::new()),
+            published: None,
         };
         let leaves = read_all_leaves(db, LOAD_BATCH).await?;
         *log.tree.write().map_err(poisoned)? = Tree::from_leaf_hashes(leaves);
         Ok(log)
+    }
+
+    /// Holds this log to what the node has published: the tree is compared with it now (a
+    /// disagreement halts signing, see [`PublishedCheckpoint`]), before every signature, and
+    /// each checkpoint is recorded there before it is stored.
+    #[must_use]
+    pub fn guarded_by(mut self, published: PublishedCheckpoint) -> TransparencyLog {
+        // A disagreement is kept as the halt, which `halted` reports; it does not stop the
+        // node from starting and serving what it holds.
+        let _ = self.check_published(&published);
+        self.published = Some(published);
+        self
+    }
+
+    /// Why this node refuses to sign, if it does.
+    pub fn halted(&self) -> Option<String> {
+        self.published
+            .as_ref()
+            .and_then(PublishedCheckpoint::halted)
+    }
+
+    fn check_published(&self, published: &PublishedCheckpoint) -> Result<(), DomainError> {
+        let tree = self.tree.read().map_err(poisoned)?;
+        published.check(tree.size(), |size| Ok(tree.root_at(size)?))
     }
 
     /// The log's identity (its key name), e.g. `lvyue.example/escrow-log`.
@@ -160,22 +188,37 @@ impl TransparencyLog {
     /// Signs and stores a checkpoint of the current tree if it is larger than the newest stored
     /// one; returns the newest stored checkpoint either way (`None` for an empty log).
     ///
+    /// With a record of what was published ([`guarded_by`](Self::guarded_by)), the tree must
+    /// agree with it, and so must the newest stored checkpoint, which is recorded before it is
+    /// returned: another node may have signed it, and this one serves it too.
+    ///
     /// # Errors
-    /// Database errors; a signing error (the key name is not a valid origin).
+    /// Database errors; a signing error (the key name is not a valid origin);
+    /// [`DomainError::LogHalted`] when the tree or the stored checkpoint disagrees with what
+    /// this node has published.
     pub async fn checkpoint(
         &self,
         db: &DatabaseConnection,
         now: Timestamp,
     ) -> Result<Option<StoredCheckpoint>, DomainError> {
+        if let Some(p) = &self.published {
+            self.check_published(p)?;
+        }
         let latest = latest_checkpoint(db).await?;
         let (size, root) = {
             let tree = self.tree.read().map_err(poisoned)?;
             (tree.size(), tree.root())
         };
         if size == 0 || latest.as_ref().is_some_and(|c| c.size >= size) {
+            if let (Some(p), Some(c)) = (&self.published, &latest) {
+                self.record_stored(p, c, size)?;
+            }
             return Ok(latest);
         }
         let note = Checkpoint::new(self.origin(), size, root).sign(&self.key)?;
+        if let Some(p) = &self.published {
+            p.record(&note)?;
+        }
         checkpoint::Entity::insert(checkpoint::ActiveModel {
             size: Set(to_i64(size)?),
             root: Set(root.to_string()),
@@ -196,6 +239,26 @@ impl TransparencyLog {
             note,
             created_at: now,
         }))
+    }
+
+    /// Records a stored checkpoint (perhaps another node's) as published by this node too,
+    /// once this node's tree of `size` leaves reaches it and agrees with it.
+    fn record_stored(
+        &self,
+        published: &PublishedCheckpoint,
+        stored: &StoredCheckpoint,
+        size: u64,
+    ) -> Result<(), DomainError> {
+        if stored.size > size {
+            return Ok(());
+        }
+        if self.root_at(stored.size)? != stored.root {
+            return Err(DomainError::Invariant(format!(
+                "the stored checkpoint of size {} does not match the stored events",
+                stored.size
+            )));
+        }
+        published.record(&stored.note)
     }
 }
 

@@ -79,6 +79,64 @@ impl TestDb {
         })
     }
 
+    /// A copy of this database as it is now, as a backup restored later would hold it. On
+    /// PostgreSQL the copy is a template clone, so nothing else may be connected: this test's
+    /// own connections are ended (the pool opens new ones when next used).
+    ///
+    /// # Panics
+    /// When the copy cannot be made.
+    pub async fn backup(&self) -> TestDb {
+        match &self.pg {
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = crate::db::sqlite_url_in(dir.path());
+                let file = dir.path().join(crate::db::SQLITE_FILE);
+                self.db
+                    .execute_unprepared(&format!(
+                        "VACUUM INTO '{}'",
+                        file.display().to_string().replace('\'', "''")
+                    ))
+                    .await
+                    .expect("copy the sqlite database");
+                let db = crate::db::connect(&url).await.expect("open the copy");
+                TestDb {
+                    url,
+                    db,
+                    backend: Backend::Sqlite,
+                    _dir: Some(dir),
+                    pg: None,
+                }
+            }
+            Some((admin_url, source)) => {
+                let name = format!("lvyue_test_{}_{}", std::process::id(), rand_suffix());
+                let admin = Database::connect(admin_url)
+                    .await
+                    .expect("connect to LVYUE_TEST_POSTGRES_URL");
+                admin
+                    .execute_unprepared(&format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = '{source}' AND pid <> pg_backend_pid()"
+                    ))
+                    .await
+                    .expect("end the connections to the source database");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {source}"))
+                    .await
+                    .expect("copy the test database");
+                admin.close().await.ok();
+                let url = replace_db_name(admin_url, &name);
+                let db = crate::db::connect(&url).await.expect("open the copy");
+                TestDb {
+                    url,
+                    db,
+                    backend: Backend::Postgres,
+                    _dir: None,
+                    pg: Some((admin_url.clone(), name)),
+                }
+            }
+        }
+    }
+
     /// An `Escrow` on this database with the system clock.
     ///
     /// # Panics

@@ -279,6 +279,18 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Stops the server and starts it again on `db` instead of its database (as an operator
+    /// restoring a backup would), keeping its data directory. Returns the database it had.
+    pub async fn restart_on(&mut self, db: TestDb, clock: Arc<ManualClock>) -> TestDb {
+        self.stop().await;
+        self.config.database_url = Some(DatabaseUrl::new(db.url.clone()));
+        let before = std::mem::replace(&mut self.db, db);
+        self.restart_with(clock, |_| {}).await;
+        before
+    }
+}
+
 fn client_for(config: &Config) -> reqwest::Client {
     let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(60));
     if let Some((cert, _)) = config.tls.files() {

@@ -154,3 +154,100 @@ async fn anyone_can_follow_and_check_the_log_sqlite() {
 async fn anyone_can_follow_and_check_the_log_postgres() {
     anyone_can_follow_and_check_the_log(Backend::Postgres).await;
 }
+
+/// The database is replaced by an older backup and written to again: the node must not sign a
+/// second history under the key that signed the first. It says so on `/readyz`, on
+/// `/metrics` and in a CRITICAL alert, signs nothing, and hands out no evidence.
+async fn a_node_on_an_older_backup_refuses_to_sign_another_history(backend: Backend) {
+    let Some((mut srv, clock)) = TestServer::start_at(backend, monday()).await else {
+        return;
+    };
+    let w = driving_school(&srv, shenzhen_policy()).await;
+    srv.sync_log().await;
+    srv.stop().await;
+    let backup = srv.db.backup().await;
+    srv.restart_with(clock.clone(), |_| {}).await;
+    paid_order(&srv, &w, "100.00").await;
+    srv.sync_log().await;
+    let published = served_checkpoint(&srv).await;
+    let published_size = published["size"].as_u64().unwrap();
+    let (status, _) = srv.get("/readyz").await;
+    assert_eq!(status, 200);
+
+    let _newer = srv.restart_on(backup, clock).await;
+    let (status, body) = srv.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let reason = body["reasons"]["notary"].as_str().unwrap();
+    assert!(reason.contains("older backup"), "{reason}");
+    assert!(reason.contains(&published_size.to_string()), "{reason}");
+
+    // Different events, past the size that was published: still nothing is signed.
+    let mut order = String::new();
+    for total in ["200.00", "300.00", "400.00"] {
+        order = paid_order(&srv, &w, total).await;
+    }
+    let state = srv.running().state();
+    let step = lvyue_api::notary::step(&state.escrow, &state.log, &state.metrics).await;
+    assert!(
+        matches!(step, Err(lvyue_domain::DomainError::LogHalted(_))),
+        "{step:?}"
+    );
+    assert!(state.log.size() > published_size);
+    let served = served_checkpoint(&srv).await;
+    assert!(
+        served["size"].as_u64().unwrap() < published_size,
+        "{served}"
+    );
+    let (_, metrics) = srv.get("/metrics").await;
+    assert!(metrics.contains("lvyue_notary_halted 1"), "{metrics}");
+
+    let alerts = TestServer::ok(
+        srv.gql(
+            Some(&bank()),
+            "{ alerts(first: 50) { edges { node { kind severity message } } } }",
+            json!({}),
+        )
+        .await,
+    );
+    let halted: Vec<_> = alerts["alerts"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["kind"] == "SIGNING_HALTED")
+        .collect();
+    assert_eq!(halted.len(), 1, "{alerts}");
+    assert_eq!(halted[0]["node"]["severity"], "CRITICAL");
+
+    // Evidence needs a checkpoint signed now: refused with a code the clerk can act on.
+    let refused = srv
+        .gql(
+            Some(&w.court_principal()),
+            "mutation($o: ID!) { evidenceBundle(caseNo: \"(2026)苏0102执123号\", orders: [$o]) }",
+            json!({"o": order}),
+        )
+        .await;
+    assert_eq!(
+        crate::harness::first_code(&refused),
+        "INVALID_STATE",
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_an_older_backup_refuses_to_sign_another_history_sqlite() {
+    a_node_on_an_older_backup_refuses_to_sign_another_history(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_an_older_backup_refuses_to_sign_another_history_postgres() {
+    a_node_on_an_older_backup_refuses_to_sign_another_history(Backend::Postgres).await;
+}
+
+async fn served_checkpoint(srv: &TestServer) -> serde_json::Value {
+    TestServer::ok(
+        srv.gql(None, "{ checkpoint { size note } }", json!({}))
+            .await,
+    )["checkpoint"]
+        .clone()
+}

@@ -59,7 +59,7 @@ pub async fn load(
         .context("reading the log head")?;
     if head.is_some_and(|h| h.size > 0) {
         bail!(
-            "the database is not empty: --demo loads only into a new database (use another LVYUE_DATA_DIR or LVYUE_DATABASE_URL)"
+            "the database is not empty: --demo loads only into a new database (use another LVYUE_DATA_DIR, with a new LVYUE_DATABASE_URL when it is not the SQLite default)"
         );
     }
     let start = Timestamp::china_midnight(HISTORY_START.parse().context("history start")?)

@@ -24,6 +24,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
         axum::Json(serde_json::json!({
             "status": if status == StatusCode::OK { "ready" } else { "not ready" },
             "checks": report.checks,
+            "reasons": report.reasons,
         })),
     )
         .into_response()
