@@ -166,11 +166,13 @@ async fn serve(config: Config, demo: Option<DemoSize>) -> anyhow::Result<ExitCod
         }
     };
     let running = server::serve(state).await?;
-    tracing::info!(graphiql = %running.url("/"), "ready");
+    tracing::info!(console = %running.url("/"), "ready");
     if let Some(parties) = demo_parties {
         let tokens = crate::demo::tokens(&running.state().config, &parties)?;
-        println!("\nLvyue demo is running. GraphiQL: {}", running.url("/"));
-        println!("Send a token as the header  Authorization: Bearer <token>  (valid 7 days):\n");
+        println!("\nLvyue demo is running. Console: {}", running.url("/"));
+        println!(
+            "Paste a token into the console's token field, or send it as the header  Authorization: Bearer <token>  (valid 7 days):\n"
+        );
         for (label, token) in tokens {
             println!("{label}\n{token}\n");
         }

@@ -74,6 +74,11 @@ pub struct Config {
     )]
     pub metrics_token: Option<Secret>,
 
+    /// The GraphQL console at `/` (`on`, `off`). Turn it off in production: `/` is then
+    /// answered 404, and only authenticated callers may introspect the schema.
+    #[arg(long = "graphiql", env = "LVYUE_GRAPHIQL", value_enum, ignore_case = true, default_value_t = Console::On, global = true)]
+    pub graphiql: Console,
+
     #[command(flatten)]
     pub pii: PiiConfig,
 
@@ -444,6 +449,13 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
+/// Whether the GraphQL console is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Console {
+    On,
+    Off,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -479,6 +491,7 @@ impl Config {
                 max_lifetime_days: DEFAULT_JWT_MAX_LIFETIME_DAYS,
             },
             metrics_token: None,
+            graphiql: Console::On,
             pii: PiiConfig::default(),
             limits: Limits::default(),
             tls: TlsConfig::default(),

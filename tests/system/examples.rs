@@ -144,7 +144,7 @@ async fn the_readme_demo_command_works_on_a_fresh_data_dir() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains(&format!("GraphiQL: http://127.0.0.1:{port}/"))),
+            .any(|l| l.contains(&format!("Console: http://127.0.0.1:{port}/"))),
         "{lines:?}"
     );
     let token_after = |label: &str| {

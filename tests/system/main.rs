@@ -9,8 +9,10 @@ mod harness;
 
 mod access_log;
 mod authz_matrix;
+mod browser;
 mod calendar;
 mod cli;
+mod console;
 mod contention;
 mod court;
 mod crash;

@@ -1,16 +1,15 @@
-//! The GraphQL endpoints: `POST /graphql` and GraphiQL at `GET /` (`/graphql/ws` is
-//! [`super::ws`]).
+//! The GraphQL endpoint `POST /graphql` (`/graphql/ws` is [`super::ws`], the console at `/`
+//! [`super::console`]).
 //!
 //! A request is, in order: authenticated (a bad token is refused outright, no token is an
 //! anonymous caller), rate-limited (by subject, or by client address when anonymous or
 //! refused), read up to the body limit, parsed as one JSON GraphQL request (batches and
 //! multipart uploads are not accepted), then executed with the principal in the request data.
 
-use async_graphql::http::GraphiQLSource;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 
 use super::access::{answer, supervised};
@@ -20,14 +19,18 @@ use crate::error::{self, ErrorCode};
 use crate::graphql::loaders::Loaders;
 use crate::rate_limit::RateKey;
 
-pub(super) async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Lvyue GraphQL")
-            .finish(),
-    )
+/// The request as `principal` may make it: with the console off (production), the schema is
+/// introspected only by authenticated callers.
+pub(super) fn as_caller(
+    state: &AppState,
+    principal: Option<&lvyue_domain::principal::Principal>,
+    request: async_graphql::Request,
+) -> async_graphql::Request {
+    if principal.is_none() && state.config.graphiql == crate::config::Console::Off {
+        request.disable_introspection()
+    } else {
+        request
+    }
 }
 
 /// The `Authorization` header as text (`None` when absent).
@@ -160,7 +163,7 @@ pub(super) async fn graphql(
             );
         }
     };
-    let request = request.data(Loaders::new(&state.escrow));
+    let request = as_caller(&state, principal.as_ref(), request).data(Loaders::new(&state.escrow));
     let request = match &principal {
         Some(p) => request.data(p.clone()),
         None => request,

@@ -1,7 +1,7 @@
 //! The HTTP server: one [`AppState`], the router assembled in [`router`], and [`start`], which
 //! binds, serves until told to stop, drains in-flight requests and runs the shutdown hooks.
 //!
-//! Routes: `GET /` GraphiQL, `POST /graphql`, `/graphql/ws` (graphql-transport-ws),
+//! Routes: `GET /` the GraphQL console (and its files under `/console/`), `POST /graphql`, `/graphql/ws` (graphql-transport-ws),
 //! `/healthz` (process alive), `/readyz` ([`Readiness`] checks), `/metrics` (OpenMetrics),
 //! `/reports/<kind>.csv` (the regulator reports as streamed CSV, see `reports`).
 //! Every response carries an `x-request-id` (the client's or a proxy's, else a new UUID), and
@@ -10,6 +10,7 @@
 //! by the request timeout; a panic in a handler is answered 500 and the server carries on.
 
 mod access;
+mod console;
 mod graphql;
 mod health;
 mod listen;
@@ -49,7 +50,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.limits.request_timeout();
     let routes = Router::new()
-        .route("/", get(graphql::graphiql))
+        .route("/", get(console::index))
+        .route("/console/{file}", get(console::asset))
         .route("/graphql", post(graphql::graphql))
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/healthz", get(health::healthz))

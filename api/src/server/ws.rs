@@ -163,6 +163,7 @@ impl Executor for Session {
                 ]);
                 return futures_util::stream::once(async move { refused }).boxed();
             }
+            let request = super::graphql::as_caller(&state, principal.as_ref(), request);
             let answers = Executor::execute_stream(&state.schema, request, session_data);
             match principal.filter(supervised) {
                 None => answers,
