@@ -34,4 +34,5 @@ mod subscriptions;
 mod tls;
 mod tokens;
 mod two_nodes;
+mod verifier;
 mod world;

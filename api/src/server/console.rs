@@ -54,7 +54,12 @@ pub(super) async fn index(State(state): State<AppState>) -> Response {
     if state.config.graphiql == Console::Off {
         return StatusCode::NOT_FOUND.into_response();
     }
-    guarded("text/html; charset=utf-8", INDEX.as_bytes(), "no-cache")
+    with_page_headers(
+        "text/html; charset=utf-8",
+        INDEX.as_bytes(),
+        "no-cache",
+        CONTENT_SECURITY_POLICY,
+    )
 }
 
 pub(super) async fn asset(State(state): State<AppState>, Path(name): Path<String>) -> Response {
@@ -63,19 +68,31 @@ pub(super) async fn asset(State(state): State<AppState>, Path(name): Path<String
     }
     match ASSETS.iter().find(|a| a.name == name) {
         // The names do not change with the versions, so browsers revalidate after an hour.
-        Some(a) => guarded(a.content_type, a.bytes, "public, max-age=3600"),
+        Some(a) => with_page_headers(
+            a.content_type,
+            a.bytes,
+            "public, max-age=3600",
+            CONTENT_SECURITY_POLICY,
+        ),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
-fn guarded(content_type: &'static str, body: &'static [u8], cache: &'static str) -> Response {
+/// A page or one of its files, with its Content-Security-Policy and the headers every page of
+/// this server carries: no type sniffing, no referrer, no window shared with other origins.
+pub(super) fn with_page_headers(
+    content_type: &'static str,
+    body: &'static [u8],
+    cache: &'static str,
+    csp: &str,
+) -> Response {
+    let Ok(csp) = HeaderValue::from_str(csp) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
+        (header::CONTENT_SECURITY_POLICY, csp),
         (
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

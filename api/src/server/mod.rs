@@ -3,7 +3,8 @@
 //!
 //! Routes: `GET /` the GraphQL console (and its files under `/console/`), `POST /graphql`, `/graphql/ws` (graphql-transport-ws),
 //! `/healthz` (process alive), `/readyz` ([`Readiness`] checks), `/metrics` (OpenMetrics),
-//! `/reports/<kind>.csv` (the regulator reports as streamed CSV, see `reports`).
+//! `/reports/<kind>.csv` (the regulator reports as streamed CSV, see `reports`), `/verify` (a
+//! court's evidence bundle checked in the browser, see `verifier`).
 //! Every response carries an `x-request-id` (the client's or a proxy's, else a new UUID), and
 //! every log line written while serving the request names it. Every route is timed, counted and
 //! logged (method, route pattern, status, latency; never headers, bodies or tokens) and bounded
@@ -18,6 +19,7 @@ mod middleware;
 mod notary;
 mod reports;
 mod tls;
+mod verifier;
 mod ws;
 
 use std::future::Future;
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/checkpoint", get(notary::checkpoint))
         .route("/verifier-key", get(notary::verifier_key))
         .route("/tile/{*rest}", get(notary::tile))
+        .route("/verify", get(verifier::page))
         // route_layer: these see the matched route pattern (bounded metric labels).
         .route_layer(axum::middleware::from_fn_with_state(
             timeout,
