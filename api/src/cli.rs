@@ -1,5 +1,5 @@
-//! The `lvyue` command: `serve`, `migrate`, `token`, `keygen`, `verify`, `audit`, `reindex`
-//! and `schema`.
+//! The `lvyue` command: `serve`, `migrate`, `token`, `keygen`, `verify`, `audit`, `reindex`,
+//! `schema` and `witness`.
 //!
 //! [`main`] is the whole program; `api/src/main.rs` only calls it (and so does the system-test
 //! copy of the binary, `tests/src/bin/lvyue-under-test.rs`). Exit codes: 0 success, 1 `audit`
@@ -69,6 +69,9 @@ pub enum Command {
     Reindex,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Run a witness for one or more logs (C2SP tlog-witness): it cosigns a log's checkpoints
+    /// only while each extends the last it cosigned, and refuses a fork with its evidence.
+    Witness(crate::witness::WitnessArgs),
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +135,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit { json } => audit(config, json).await,
         Command::Keygen { out } => keygen(config, out),
         Command::Verify(args) => Ok(crate::verify::run(&args)),
+        Command::Witness(args) => crate::witness::run(args).await,
         Command::Reindex => reindex(config).await,
         Command::Schema => {
             print!("{}", graphql::schema::sdl());
@@ -180,39 +184,15 @@ async fn serve(config: Config, demo: Option<DemoSize>) -> anyhow::Result<ExitCod
     }
     let handle = running.shutdown_handle();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        crate::shutdown::signal().await;
         handle.shutdown();
         // A second signal means "now".
-        shutdown_signal().await;
+        crate::shutdown::signal().await;
         tracing::warn!("second signal: exiting without waiting");
         std::process::exit(130);
     });
     running.wait().await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-                return;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server")
-            }
-        }
-    }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        tracing::error!(error = %e, "cannot listen for SIGINT");
-        std::future::pending::<()>().await;
-    }
 }
 
 async fn connect(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {

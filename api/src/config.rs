@@ -274,6 +274,17 @@ pub struct NotaryConfig {
     /// A new checkpoint is signed at least this often while events arrive.
     #[arg(long = "checkpoint-interval-ms", env = "LVYUE_CHECKPOINT_INTERVAL_MS", default_value_t = DEFAULT_CHECKPOINT_INTERVAL_MS, global = true)]
     pub checkpoint_interval_ms: u64,
+
+    /// Witnesses that cosign this log's checkpoints (C2SP tlog-witness), each `<URL> <witness
+    /// key>` (the URL is the witness's submission prefix; the key is what `lvyue witness`
+    /// prints), separated by commas. Each new checkpoint is sent to every one of them.
+    #[arg(
+        long = "witness",
+        env = "LVYUE_WITNESSES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub witnesses: Vec<WitnessEndpoint>,
 }
 
 impl Default for NotaryConfig {
@@ -282,7 +293,37 @@ impl Default for NotaryConfig {
             origin: DEFAULT_NOTARY_ORIGIN.into(),
             key_file: None,
             checkpoint_interval_ms: DEFAULT_CHECKPOINT_INTERVAL_MS,
+            witnesses: Vec::new(),
         }
+    }
+}
+
+/// A witness this log submits its checkpoints to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WitnessEndpoint {
+    /// The submission prefix: `<url>/add-checkpoint` is posted to.
+    pub url: String,
+    pub key: lvyue_notary::CosignerKey,
+}
+
+impl std::str::FromStr for WitnessEndpoint {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<WitnessEndpoint, String> {
+        let mut parts = text.split_whitespace();
+        let (Some(url), Some(key), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!("a witness is `<URL> <witness key>`, not {text:?}"));
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("the witness URL {url:?} is not http(s)"));
+        }
+        let key = key
+            .parse()
+            .map_err(|e| format!("the witness key of {url}: {e}"))?;
+        Ok(WitnessEndpoint {
+            url: url.trim_end_matches('/').to_owned(),
+            key,
+        })
     }
 }
 

@@ -25,6 +25,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod cosign;
 pub mod demo;
 pub mod error;
 pub mod graphql;
@@ -41,6 +42,7 @@ pub mod state;
 pub mod telemetry;
 pub mod verify;
 pub mod webhook;
+pub mod witness;
 pub mod workers;
 
 pub use config::Config;

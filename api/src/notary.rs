@@ -1,5 +1,5 @@
 //! The node's notary: its signing key, the follower that keeps the in-memory tree in step with
-//! the event table and signs checkpoints, and the public C2SP tlog-tiles endpoints
+//! the event table, signs checkpoints and has its witnesses cosign them, and the public C2SP tlog-tiles endpoints
 //! (`/checkpoint`, `/tile/<L>/<N>[.p/<W>]`) that let standard tools and monitors follow the log.
 //! Entry bundles (`/tile/entries/…`) carry event contents, so they are served only to the bank.
 
@@ -12,8 +12,9 @@ use anyhow::{Context as _, bail};
 use sea_orm::EntityTrait;
 
 use lvyue_domain::Escrow;
+use lvyue_domain::alert::AlertKind;
 use lvyue_domain::log::TransparencyLog;
-use lvyue_domain::published::ReportSigningHalted;
+use lvyue_domain::published::ReportLogAlarm;
 use lvyue_notary::SigningKey;
 
 use crate::config::Config;
@@ -100,13 +101,18 @@ pub async fn follow(
     escrow: Arc<Escrow>,
     log: Arc<TransparencyLog>,
     metrics: Arc<Metrics>,
+    witnesses: Arc<crate::cosign::Witnesses>,
     interval: Duration,
     stop: crate::shutdown::ShutdownHandle,
 ) {
     let mut grown = escrow.subscribe_log_size();
     let mut last_failure = None;
     loop {
-        match step(&escrow, &log, &metrics).await {
+        let signed = match step(&escrow, &log, &metrics).await {
+            Ok(()) => witnesses.cosign_latest(&escrow, &log).await,
+            Err(e) => Err(e),
+        };
+        match signed {
             Ok(()) => last_failure = None,
             // A halt repeats on every pass: said once (it is also an alert and on `/readyz`).
             Err(e) => {
@@ -151,7 +157,10 @@ pub async fn step(
                 .execute(
                     &lvyue_domain::principal::Principal::system(),
                     None,
-                    &ReportSigningHalted { reason },
+                    &ReportLogAlarm {
+                        kind: AlertKind::SigningHalted,
+                        reason,
+                    },
                 )
                 .await?;
             metrics.notary_halted.set(1);

@@ -16,6 +16,7 @@ use lvyue_migration::MigratorTrait as _;
 
 use crate::auth::Authenticator;
 use crate::config::{Config, DatabaseUrl};
+use crate::cosign::Witnesses;
 use crate::graphql::limits::QueryLimits;
 use crate::graphql::schema::{self, AppSchema};
 use crate::graphql::system::ServerInfo;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub shutdown_hooks: Arc<ShutdownHooks>,
     /// Writes regulators' and courts' access records, many per commit.
     pub recorder: AccessRecorder,
+    /// The witnesses this log's checkpoints go to (none configured: an empty list).
+    pub witnesses: Arc<Witnesses>,
 }
 
 impl AppState {
@@ -135,6 +138,7 @@ impl AppState {
         let info = ServerInfo {
             started_at: chrono::Utc::now(),
         };
+        let witnesses = Arc::new(Witnesses::new(config.notary.witnesses.clone()));
         let schema = schema::build_with_search(
             escrow.clone(),
             log.clone(),
@@ -142,6 +146,7 @@ impl AppState {
             QueryLimits::from(&config.limits),
             metrics.clone(),
             indexer.index().clone(),
+            witnesses.clone(),
         );
         let rate_limiter = Arc::new(RateLimiter::new(
             config.limits.rate_limit_per_minute,
@@ -165,6 +170,7 @@ impl AppState {
         let recorder = AccessRecorder::start(escrow.clone(), config.workers.access_group_max);
         Ok(AppState {
             recorder,
+            witnesses,
             config: Arc::new(config),
             escrow,
             log,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use lvyue_domain::evidence::{self, EvidenceBundle};
-use lvyue_notary::{Checkpoint, Hash, VerifierKey, verify_bundle, verify_consistency};
+use lvyue_notary::{Checkpoint, CosignerKey, Hash, VerifierKey, verify_bundle, verify_consistency};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -34,6 +34,13 @@ pub struct VerifyArgs {
     /// The consistency proof: one hash per line, hex or base64 (from `consistencyProof`).
     #[arg(long)]
     pub consistency: Option<PathBuf>,
+    /// A witness's key (`<name>+<key ID>+<key>`, or a file holding it) whose cosignature on the
+    /// bundle's checkpoint counts; repeat for several witnesses.
+    #[arg(long = "witness-key", requires = "bundle")]
+    pub witness_keys: Vec<String>,
+    /// How many of the `--witness-key` witnesses must have cosigned (default: all of them).
+    #[arg(long = "min-witnesses", requires = "bundle")]
+    pub min_witnesses: Option<usize>,
 }
 
 /// Runs the check and reports: `verified` and exit 0, or what failed and exit 1 (2 for bad
@@ -94,18 +101,40 @@ fn check(args: &VerifyArgs) -> anyhow::Result<Outcome> {
                 bundle.verifier_key, key
             );
         }
-        return Ok(match evidence::verify(&bundle, &key) {
-            Ok(v) => Outcome::Verified(format!(
-                "case {}: {} events of {} orders are in the log of {} at tree size {} (root {})",
-                bundle.case_no,
-                v.events,
-                bundle.orders.len(),
-                bundle.origin,
-                v.tree_size,
-                v.root_hash
-            )),
-            Err(e) => Outcome::Failed(e.to_string()),
-        });
+        let witnesses = args
+            .witness_keys
+            .iter()
+            .map(|k| {
+                let text = if Path::new(k).is_file() {
+                    read(Path::new(k))?
+                } else {
+                    k.clone()
+                };
+                text.trim()
+                    .parse::<CosignerKey>()
+                    .map_err(|e| anyhow::anyhow!("--witness-key {k}: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let min = args.min_witnesses.unwrap_or(witnesses.len());
+        return Ok(
+            match evidence::verify_witnessed(&bundle, &key, &witnesses, min) {
+                Ok(v) => Outcome::Verified(format!(
+                    "case {}: {} events of {} orders are in the log of {} at tree size {} (root {}){}",
+                    bundle.case_no,
+                    v.events,
+                    bundle.orders.len(),
+                    bundle.origin,
+                    v.tree_size,
+                    v.root_hash,
+                    if v.witnesses.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", cosigned by {}", v.witnesses.join(", "))
+                    }
+                )),
+                Err(e) => Outcome::Failed(e.to_string()),
+            },
+        );
     }
     let key = args
         .verifier_key

@@ -30,6 +30,7 @@ pub fn spawn(state: &AppState) {
         state.escrow.clone(),
         state.log.clone(),
         state.metrics.clone(),
+        state.witnesses.clone(),
         Duration::from_millis(config.notary.checkpoint_interval_ms.max(10)),
         state.shutdown.clone(),
     ));

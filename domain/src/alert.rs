@@ -42,6 +42,8 @@ string_enum!(
         CalendarEnding = "CALENDAR_ENDING",
         /// A node stopped signing checkpoints: its database disagrees with one it published.
         SigningHalted = "SIGNING_HALTED",
+        /// A witness refused this log's checkpoint as inconsistent with one it cosigned.
+        WitnessRefused = "WITNESS_REFUSED",
     }
 );
 

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use lvyue_notary::{Checkpoint, Hash, ProofBundle, VerifierKey, verify_bundle};
+use lvyue_notary::{Checkpoint, CosignerKey, Hash, ProofBundle, VerifierKey, verify_bundle};
 
 use crate::Escrow;
 use crate::access::RecordAccess;
@@ -67,6 +67,11 @@ pub struct EvidenceBundle {
     pub root_hash: String,
     /// The signed checkpoint (C2SP signed note) every proof in the bundle is against.
     pub checkpoint: String,
+    /// Witnesses' cosignature lines on that checkpoint (C2SP tlog-cosignature): appended to
+    /// `checkpoint`, they make the cosigned note. Empty when no witness is configured or none
+    /// answered in time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cosignatures: Vec<String>,
     pub orders: Vec<EvidenceOrder>,
     /// Seq of the `access.read` event recording this request.
     pub access_seq: u64,
@@ -172,6 +177,7 @@ pub async fn bundle(
         verifier_key: log.verifier_key().to_string(),
         tree_size: checkpoint.size,
         root_hash: checkpoint.root.to_string(),
+        cosignatures: crate::log::cosignatures_at(db, checkpoint.size).await?,
         checkpoint: checkpoint.note,
         orders: out_orders,
         access_seq,
@@ -206,6 +212,8 @@ pub struct Verification {
     pub events: usize,
     pub tree_size: u64,
     pub root_hash: String,
+    /// The witnesses (`<name>+<key ID>`) whose cosignatures verified.
+    pub witnesses: Vec<String>,
 }
 
 /// Verifies a bundle offline with `key` (the bank's verifier key, obtained independently):
@@ -214,6 +222,48 @@ pub struct Verification {
 /// # Errors
 /// `VALIDATION` naming the first event or check that failed.
 pub fn verify(bundle: &EvidenceBundle, key: &VerifierKey) -> DomainResult<Verification> {
+    verify_witnessed(bundle, key, &[], 0)
+}
+
+/// [`verify`], and at least `min` of the `witnesses` must have cosigned the checkpoint (each
+/// cosignature line checked with the witness's key; lines by other witnesses are ignored).
+///
+/// # Errors
+/// As [`verify`]; `VALIDATION` when a witness's line does not verify or too few witnesses
+/// cosigned.
+pub fn verify_witnessed(
+    bundle: &EvidenceBundle,
+    key: &VerifierKey,
+    witnesses: &[CosignerKey],
+    min: usize,
+) -> DomainResult<Verification> {
+    let verification = verify_events(bundle, key)?;
+    let cosigned = format!("{}{}", bundle.checkpoint, bundle.cosignatures.concat());
+    let mut by = Vec::new();
+    for w in witnesses {
+        match w.verify(&cosigned) {
+            Ok(_) => by.push(w.label()),
+            Err(lvyue_notary::NotaryError::UnknownKey { .. }) => {}
+            Err(e) => return Err(DomainError::invalid("cosignatures", e.to_string())),
+        }
+    }
+    if by.len() < min {
+        return Err(DomainError::invalid(
+            "cosignatures",
+            format!(
+                "{} of the {} witnesses given cosigned the checkpoint; {min} are required",
+                by.len(),
+                witnesses.len()
+            ),
+        ));
+    }
+    Ok(Verification {
+        witnesses: by,
+        ..verification
+    })
+}
+
+fn verify_events(bundle: &EvidenceBundle, key: &VerifierKey) -> DomainResult<Verification> {
     if bundle.format != FORMAT {
         return Err(DomainError::invalid("format", format!("expected {FORMAT}")));
     }
@@ -261,6 +311,7 @@ pub fn verify(bundle: &EvidenceBundle, key: &VerifierKey) -> DomainResult<Verifi
         events: n,
         tree_size: cp.size,
         root_hash: cp.root.to_string(),
+        witnesses: Vec::new(),
     })
 }
 

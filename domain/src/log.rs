@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use lvyue_entity::{checkpoint, event};
+use lvyue_entity::{checkpoint, checkpoint_cosignature, event};
 use lvyue_notary::{Checkpoint, Hash, SigningKey, Tree, VerifierKey};
 
 use crate::clock::Timestamp;
@@ -276,6 +276,76 @@ pub async fn latest_checkpoint<C: ConnectionTrait>(
         .await?
         .map(StoredCheckpoint::try_from)
         .transpose()
+}
+
+/// The witnesses' cosignature lines on the checkpoint of `size`, by witness, each with its
+/// newline: appended to the checkpoint note, they make the cosigned note.
+///
+/// # Errors
+/// Database errors.
+pub async fn cosignatures_at<C: ConnectionTrait>(
+    db: &C,
+    size: u64,
+) -> Result<Vec<String>, DomainError> {
+    Ok(checkpoint_cosignature::Entity::find()
+        .filter(checkpoint_cosignature::Column::Size.eq(to_i64(size)?))
+        .order_by_asc(checkpoint_cosignature::Column::Witness)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.line)
+        .collect())
+}
+
+/// The witnesses (`<name>+<key ID>`) that cosigned the checkpoint of `size`.
+///
+/// # Errors
+/// Database errors.
+pub async fn cosigners_at<C: ConnectionTrait>(
+    db: &C,
+    size: u64,
+) -> Result<Vec<String>, DomainError> {
+    Ok(checkpoint_cosignature::Entity::find()
+        .filter(checkpoint_cosignature::Column::Size.eq(to_i64(size)?))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.witness)
+        .collect())
+}
+
+/// Stores a witness's cosignature line (already verified by the caller) on the stored
+/// checkpoint of `size`; a second one by the same witness for that size is ignored.
+///
+/// # Errors
+/// Database errors (also when no checkpoint of that size is stored).
+pub async fn store_cosignature<C: ConnectionTrait>(
+    db: &C,
+    size: u64,
+    witness: &str,
+    line: &str,
+    cosigned_at: u64,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    checkpoint_cosignature::Entity::insert(checkpoint_cosignature::ActiveModel {
+        size: Set(to_i64(size)?),
+        witness: Set(witness.to_owned()),
+        line: Set(line.to_owned()),
+        cosigned_at: Set(to_i64(cosigned_at)?),
+        received_at_us: Set(now.0),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            checkpoint_cosignature::Column::Size,
+            checkpoint_cosignature::Column::Witness,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .try_insert()
+    .exec(db)
+    .await?;
+    Ok(())
 }
 
 /// Every stored checkpoint, oldest first.

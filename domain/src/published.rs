@@ -159,7 +159,10 @@ impl PublishedCheckpoint {
 
 /// Replaces `path` with `text` so that a crash leaves either the old file or the new one: a
 /// temporary file beside it, synced, renamed over it, and the directory synced.
-fn write_replacing(path: &Path, text: &str) -> std::io::Result<()> {
+///
+/// # Errors
+/// The directory or file cannot be created, written or synced.
+pub fn write_replacing(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension("tmp");
@@ -174,32 +177,44 @@ fn write_replacing(path: &Path, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Puts a node's refusal to sign on the record: a CRITICAL alert for the bank (once while it is
-/// open) and an event.
+/// Puts an alarm about the log on the record — this node stopped signing, or a witness refused
+/// its checkpoint as a fork: a CRITICAL alert for the bank (once while it is open) and an
+/// event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReportSigningHalted {
+pub struct ReportLogAlarm {
+    /// [`AlertKind::SigningHalted`] or [`AlertKind::WitnessRefused`].
+    pub kind: AlertKind,
     pub reason: String,
 }
 
-impl Command for ReportSigningHalted {
+impl Command for ReportLogAlarm {
     type Output = ();
-    const NAME: &'static str = "reportSigningHalted";
+    const NAME: &'static str = "reportLogAlarm";
 
     async fn run(&self, tx: &mut Tx<'_>) -> DomainResult<()> {
         let details = json!({ "reason": self.reason });
+        let message = match self.kind {
+            AlertKind::SigningHalted => "this node has stopped signing checkpoints",
+            AlertKind::WitnessRefused => "a witness refused this log's checkpoint as a fork",
+            other => {
+                return Err(DomainError::Invariant(format!(
+                    "{other} is not an alarm about the log"
+                )));
+            }
+        };
         let raised = crate::alert::raise(
             tx,
             NewAlert::new(
-                AlertKind::SigningHalted,
+                self.kind,
                 Severity::Critical,
-                format!("this node has stopped signing checkpoints: {}", self.reason),
+                format!("{message}: {}", self.reason),
             )
             .details(details.clone())
-            .dedupe("signing-halted"),
+            .dedupe(format!("log-alarm:{}", self.kind)),
         )
         .await?;
         if raised.is_none() {
-            tx.emit(NewEvent::new("notary.halted", details));
+            tx.emit(NewEvent::new("notary.alarm", details));
         }
         Ok(())
     }

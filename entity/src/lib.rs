@@ -10,6 +10,7 @@ pub mod alert;
 pub mod canteen_school;
 pub mod card_usage;
 pub mod checkpoint;
+pub mod checkpoint_cosignature;
 pub mod confirmation;
 pub mod confirmer_scheme;
 pub mod deposit_account;

@@ -24,6 +24,7 @@ mod m20261207_000013_confirmers;
 mod m20261207_000014_partial_refunds;
 mod m20261207_000015_event_openings;
 mod m20261207_000016_payer_acceptance;
+mod m20261207_000017_cosignatures;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_partial_refunds::Migration),
             Box::new(m20261207_000015_event_openings::Migration),
             Box::new(m20261207_000016_payer_acceptance::Migration),
+            Box::new(m20261207_000017_cosignatures::Migration),
         ]
     }
 }

@@ -4,7 +4,8 @@
 //! bytes, the RFC 9162 Merkle tree (append, roots, inclusion and consistency proofs for any past
 //! size), an independent RFC 9162 verifier, C2SP signed checkpoints (Ed25519), C2SP tiles and
 //! entry bundles, and C2SP `.tlog-proof` bundles that a court or regulator verifies offline with
-//! nothing but the event, the bundle and the bank's public key.
+//! nothing but the event, the bundle and the bank's public key; and the witness side: cosignatures
+//! and the rules a witness cosigns by.
 //!
 //! It is not the event store (the domain crate stores events and their canonical bytes, and
 //! feeds leaf hashes to a [`Tree`] in index order), not an HTTP server (the api crate serves
@@ -20,10 +21,13 @@
 //! | [`checkpoint`] | signed tree heads | C2SP tlog-checkpoint |
 //! | [`tiles`] | tile paths, tile bytes, entry bundles | C2SP tlog-tiles |
 //! | [`proof_bundle`] | offline proof files | C2SP tlog-proof |
+//! | [`cosignature`] | witness keys, cosignature lines | C2SP tlog-cosignature (Ed25519) |
+//! | [`witness`] | the add-checkpoint request, a witness's rules | C2SP tlog-witness |
 //! | [`error`] | [`NotaryError`] | |
 
 pub mod canonical;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod error;
 pub mod hash;
 pub mod note;
@@ -31,9 +35,11 @@ pub mod proof_bundle;
 pub mod tiles;
 pub mod tree;
 pub mod verify;
+pub mod witness;
 
 pub use canonical::canonical_json;
 pub use checkpoint::Checkpoint;
+pub use cosignature::{Cosigner, CosignerKey};
 pub use error::{NotaryError, Result};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
 pub use note::{SigningKey, VerifierKey};

@@ -36,7 +36,7 @@ pub const MAX_SIGNATURES: usize = 32;
 const ALG_ED25519: u8 = 0x01;
 
 /// The start of every signature line: U+2014 EM DASH and a space.
-const SIGNATURE_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIGNATURE_PREFIX: &str = "\u{2014} ";
 
 const PRIVATE_KEY_PREFIX: &str = "PRIVATE+KEY+";
 
@@ -51,15 +51,20 @@ pub fn is_valid_key_name(name: &str) -> bool {
 
 /// The C2SP key ID of an Ed25519 key: `SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4]`.
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
+    key_id_of(name, ALG_ED25519, public_key)
+}
+
+/// The C2SP key ID of a key of signature type `alg`: `SHA-256(name ‖ 0x0A ‖ alg ‖ key)[:4]`.
+pub(crate) fn key_id_of(name: &str, alg: u8, public_key: &[u8; 32]) -> u32 {
     let mut hasher = Sha256::new();
     hasher.update(name.as_bytes());
-    hasher.update([b'\n', ALG_ED25519]);
+    hasher.update([b'\n', alg]);
     hasher.update(public_key);
     let digest = hasher.finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
-fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     if is_valid_key_name(name) {
         Ok(())
     } else {
@@ -71,7 +76,7 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
-fn parse_key_id(text: &str) -> Result<u32> {
+pub(crate) fn parse_key_id(text: &str) -> Result<u32> {
     let well_formed = text.len() == 8
         && text
             .bytes()
@@ -88,17 +93,20 @@ fn parse_key_id(text: &str) -> Result<u32> {
 
 /// Decodes `base64(0x01 ‖ 32 bytes)`.
 fn parse_typed_key(text: &str, what: &str) -> Result<[u8; 32]> {
+    parse_typed_key_of(text, what, ALG_ED25519)
+}
+
+/// Decodes `base64(alg ‖ 32 bytes)`.
+pub(crate) fn parse_typed_key_of(text: &str, what: &str, alg: u8) -> Result<[u8; 32]> {
     let bytes = BASE64.decode(text).map_err(|e| NotaryError::BadKey {
         reason: format!("{what} is not standard base64: {e}"),
     })?;
     match bytes.split_first() {
-        Some((&ALG_ED25519, key)) => key.try_into().map_err(|_| NotaryError::BadKey {
+        Some((&found, key)) if found == alg => key.try_into().map_err(|_| NotaryError::BadKey {
             reason: format!("{what} is {} bytes, expected 32", key.len()),
         }),
-        Some((alg, _)) => Err(NotaryError::BadKey {
-            reason: format!(
-                "{what} has signature type {alg:#04x}; only Ed25519 (0x01) is supported"
-            ),
+        Some((found, _)) => Err(NotaryError::BadKey {
+            reason: format!("{what} has signature type {found:#04x}; expected {alg:#04x}"),
         }),
         None => Err(NotaryError::BadKey {
             reason: format!("{what} is empty"),
@@ -107,10 +115,82 @@ fn parse_typed_key(text: &str, what: &str) -> Result<[u8; 32]> {
 }
 
 fn encode_typed_key(key: &[u8; 32]) -> String {
+    encode_typed_key_of(key, ALG_ED25519)
+}
+
+/// `base64(alg ‖ key)`.
+pub(crate) fn encode_typed_key_of(key: &[u8; 32], alg: u8) -> String {
     let mut bytes = Vec::with_capacity(33);
-    bytes.push(ALG_ED25519);
+    bytes.push(alg);
     bytes.extend_from_slice(key);
     BASE64.encode(bytes)
+}
+
+/// The decoded payload of signature line `n` (key ID first): at least 5 bytes.
+///
+/// # Errors
+/// [`NotaryError::BadNote`] when it is not base64 or too short.
+pub(crate) fn signature_payload(n: usize, encoded: &str) -> Result<Vec<u8>> {
+    let bad = |reason: String| NotaryError::BadNote { reason };
+    let payload = BASE64
+        .decode(encoded)
+        .map_err(|_| bad(format!("signature line {} is not standard base64", n + 1)))?;
+    if payload.len() < 5 {
+        return Err(bad(format!("signature line {} is too short", n + 1)));
+    }
+    Ok(payload)
+}
+
+/// A note split at its last blank line: the signed text (with its final newline) and the
+/// signature lines, each as `(key name, base64 payload)`.
+///
+/// # Errors
+/// [`NotaryError::BadNote`] when the note is too large, holds a control character, or is not
+/// text, a blank line and newline-terminated signature lines.
+pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<(&str, &str)>)> {
+    let bad = |reason: String| NotaryError::BadNote { reason };
+    if note.len() > MAX_NOTE_BYTES {
+        return Err(bad(format!(
+            "the note is {} bytes; at most {MAX_NOTE_BYTES} are accepted",
+            note.len()
+        )));
+    }
+    if note.chars().any(|c| c < ' ' && c != '\n') {
+        return Err(bad("the note contains a control character".to_owned()));
+    }
+    let split = note
+        .rfind("\n\n")
+        .ok_or_else(|| bad("no blank line separates the text from the signatures".to_owned()))?;
+    let (text, signatures) = (&note[..=split], &note[split + 2..]);
+    let signatures = signatures
+        .strip_suffix('\n')
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad("the note must end with a signature line and a newline".to_owned()))?;
+    let mut lines = Vec::new();
+    for (n, line) in signatures.split('\n').enumerate() {
+        if n >= MAX_SIGNATURES {
+            return Err(bad(format!(
+                "the note has more than {MAX_SIGNATURES} signature lines"
+            )));
+        }
+        let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or_else(|| {
+            bad(format!(
+                "signature line {} does not start with \"— \"",
+                n + 1
+            ))
+        })?;
+        let (name, encoded) = rest
+            .split_once(' ')
+            .ok_or_else(|| bad(format!("signature line {} has no signature", n + 1)))?;
+        if !is_valid_key_name(name) {
+            return Err(bad(format!(
+                "signature line {} has an invalid key name",
+                n + 1
+            )));
+        }
+        lines.push((name, encoded));
+    }
+    Ok((text, lines))
 }
 
 /// The log's Ed25519 signing key, with its name (the log origin) and key ID.
@@ -354,57 +434,10 @@ impl VerifierKey {
     /// [`NotaryError::SignatureMismatch`] if a signature by this key does not verify;
     /// [`NotaryError::UnknownKey`] if no signature by this key is present.
     pub fn open_note<'a>(&self, note: &'a str) -> Result<&'a str> {
-        let bad = |reason: String| NotaryError::BadNote { reason };
-        if note.len() > MAX_NOTE_BYTES {
-            return Err(bad(format!(
-                "the note is {} bytes; at most {MAX_NOTE_BYTES} are accepted",
-                note.len()
-            )));
-        }
-        if note.chars().any(|c| c < ' ' && c != '\n') {
-            return Err(bad("the note contains a control character".to_owned()));
-        }
-        let split = note.rfind("\n\n").ok_or_else(|| {
-            bad("no blank line separates the text from the signatures".to_owned())
-        })?;
-        let (text, signatures) = (&note[..=split], &note[split + 2..]);
-        let Some(signatures) = signatures.strip_suffix('\n') else {
-            return Err(bad(
-                "the note must end with a signature line and a newline".to_owned()
-            ));
-        };
-        if signatures.is_empty() {
-            return Err(bad("the note has no signature lines".to_owned()));
-        }
-
+        let (text, lines) = split_note(note)?;
         let mut verified = false;
-        for (n, line) in signatures.split('\n').enumerate() {
-            if n >= MAX_SIGNATURES {
-                return Err(bad(format!(
-                    "the note has more than {MAX_SIGNATURES} signature lines"
-                )));
-            }
-            let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or_else(|| {
-                bad(format!(
-                    "signature line {} does not start with \"— \"",
-                    n + 1
-                ))
-            })?;
-            let (name, encoded) = rest
-                .split_once(' ')
-                .ok_or_else(|| bad(format!("signature line {} has no signature", n + 1)))?;
-            if !is_valid_key_name(name) {
-                return Err(bad(format!(
-                    "signature line {} has an invalid key name",
-                    n + 1
-                )));
-            }
-            let payload = BASE64
-                .decode(encoded)
-                .map_err(|_| bad(format!("signature line {} is not standard base64", n + 1)))?;
-            if payload.len() < 5 {
-                return Err(bad(format!("signature line {} is too short", n + 1)));
-            }
+        for (n, (name, encoded)) in lines.into_iter().enumerate() {
+            let payload = signature_payload(n, encoded)?;
             let id = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
             if name != self.name || id != self.id {
                 continue; // Another key's signature: ignored, as the spec requires.

@@ -35,4 +35,5 @@ mod tls;
 mod tokens;
 mod two_nodes;
 mod verifier;
+mod witnesses;
 mod world;

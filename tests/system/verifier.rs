@@ -16,12 +16,23 @@ use crate::harness::TestServer;
 /// Puts `bundle` and `key` into the page, presses Verify and returns the summary's outcome and
 /// text once it shows.
 async fn verify_in_page(browser: &Browser, bundle: &str, key: &str) -> (String, String) {
+    verify_witnessed_in_page(browser, bundle, key, "").await
+}
+
+/// [`verify_in_page`] with witness keys, one per line (all of them required).
+pub(crate) async fn verify_witnessed_in_page(
+    browser: &Browser,
+    bundle: &str,
+    key: &str,
+    witnesses: &str,
+) -> (String, String) {
     let c = &browser.client;
     c.execute(
         "document.getElementById('bundle').value = arguments[0]; \
          document.getElementById('key').value = arguments[1]; \
+         document.getElementById('witnesses').value = arguments[2]; \
          document.getElementById('summary').removeAttribute('data-outcome');",
-        vec![json!(bundle), json!(key)],
+        vec![json!(bundle), json!(key), json!(witnesses)],
     )
     .await
     .unwrap();

@@ -8,8 +8,14 @@
   var KEY = 'lvyue.console.token';
   var input = document.getElementById('token');
   var who = document.getElementById('who');
-  var root = ReactDOM.createRoot(document.getElementById('graphiql'));
-  var fetcher = GraphiQL.createFetcher({ url: '/graphql' });
+  var mount = document.getElementById('graphiql');
+  var root = ReactDOM.createRoot(mount);
+  // Subscriptions go over this server's WebSocket (graphql-transport-ws); the header editor's
+  // Authorization travels in connection_init.
+  var fetcher = GraphiQL.createFetcher({
+    url: mount.dataset.endpoint,
+    subscriptionUrl: (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + mount.dataset.subscriptions
+  });
   var DEFAULT_QUERY = [
     '# Lvyue GraphQL. 在上方粘贴访问令牌，它会填入 Headers 的 Authorization。',
     '# Paste a token above: it fills the Authorization header (Headers, below).',

@@ -1,12 +1,15 @@
 //! Courts in the schema: evidence bundles for named orders under a case number (every request
 //! recorded in the log first), and judicial freeze, unfreeze and deduction orders.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Json, Object};
 use chrono::{DateTime, Utc};
 
 use lvyue_domain::court::{CourtDeduct, CourtFreeze, CourtUnfreeze};
 use lvyue_domain::evidence;
 use lvyue_domain::ids::OrderId;
+use lvyue_domain::log as dlog;
 use lvyue_domain::principal::Role;
 
 use super::common::{id, run, timestamp};
@@ -15,6 +18,7 @@ use super::guard::RoleGuard;
 use super::ledger::Hold;
 use super::notary::log;
 use super::scalars::Decimal;
+use crate::cosign::Witnesses;
 
 #[derive(Default)]
 pub struct CourtMutation;
@@ -23,7 +27,8 @@ pub struct CourtMutation;
 impl CourtMutation {
     /// Everything `lvyue verify` needs to check the named orders' history offline, in one JSON
     /// document: each event's canonical JSON, leaf hash and inclusion proof, the signed
-    /// checkpoint and the verifier key. The request itself is recorded in the log first.
+    /// checkpoint, the witnesses' cosignatures on it and the verifier key. The request itself
+    /// is recorded in the log first.
     #[graphql(guard = "RoleGuard(&[Role::Court, Role::Bank])")]
     async fn evidence_bundle(
         &self,
@@ -32,8 +37,17 @@ impl CourtMutation {
         orders: Vec<ID>,
     ) -> async_graphql::Result<Json<serde_json::Value>> {
         let ids: Vec<OrderId> = orders.iter().map(id).collect::<Result<_, _>>()?;
-        let b =
-            evidence::bundle(ctx.escrow()?, log(ctx)?, ctx.principal()?, &case_no, &ids).await?;
+        let escrow = ctx.escrow()?;
+        let mut b = evidence::bundle(escrow, log(ctx)?, ctx.principal()?, &case_no, &ids).await?;
+        // The checkpoint was signed for this bundle: its witnesses are asked now, so that the
+        // bundle carries their cosignatures (those that answer in time).
+        if let Some(witnesses) = ctx.data_opt::<Arc<Witnesses>>()
+            && !witnesses.is_empty()
+            && let Some(c) = dlog::checkpoint_at(escrow.db(), b.tree_size).await?
+        {
+            witnesses.cosign(escrow, log(ctx)?, &c).await?;
+            b.cosignatures = dlog::cosignatures_at(escrow.db(), b.tree_size).await?;
+        }
         Ok(Json(serde_json::to_value(b)?))
     }
 

@@ -34,17 +34,25 @@ pub struct Checkpoint {
     pub root_hash: String,
     /// The C2SP signed note, verbatim.
     pub note: String,
+    /// Witnesses' cosignature lines on it (C2SP tlog-cosignature), each ending in a newline:
+    /// appended to `note` they make the cosigned note.
+    pub cosignatures: Vec<String>,
     pub signed_at: chrono::DateTime<chrono::Utc>,
 }
 
-fn checkpoint(origin: &str, c: StoredCheckpoint) -> Checkpoint {
-    Checkpoint {
+async fn checkpoint(
+    ctx: &Context<'_>,
+    origin: &str,
+    c: StoredCheckpoint,
+) -> async_graphql::Result<Checkpoint> {
+    Ok(Checkpoint {
         origin: origin.to_owned(),
         size: c.size,
         root_hash: c.root.to_string(),
+        cosignatures: dlog::cosignatures_at(ctx.escrow()?.db(), c.size).await?,
         note: c.note,
         signed_at: time(c.created_at),
-    }
+    })
 }
 
 /// An RFC 9162 inclusion proof.
@@ -122,9 +130,10 @@ impl NotaryQuery {
     /// The newest signed checkpoint (public).
     async fn checkpoint(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Checkpoint>> {
         let origin = log(ctx)?.origin().to_owned();
-        Ok(dlog::latest_checkpoint(ctx.escrow()?.db())
-            .await?
-            .map(|c| checkpoint(&origin, c)))
+        match dlog::latest_checkpoint(ctx.escrow()?.db()).await? {
+            Some(c) => Ok(Some(checkpoint(ctx, &origin, c).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The signed checkpoint of exactly `size` leaves, if one was signed (public).
@@ -134,9 +143,10 @@ impl NotaryQuery {
         size: u64,
     ) -> async_graphql::Result<Option<Checkpoint>> {
         let origin = log(ctx)?.origin().to_owned();
-        Ok(dlog::checkpoint_at(ctx.escrow()?.db(), size)
-            .await?
-            .map(|c| checkpoint(&origin, c)))
+        match dlog::checkpoint_at(ctx.escrow()?.db(), size).await? {
+            Some(c) => Ok(Some(checkpoint(ctx, &origin, c).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The log's Ed25519 verifier key, C2SP `name+hash+base64` form (public). Obtain it from

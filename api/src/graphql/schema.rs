@@ -128,12 +128,14 @@ pub fn build_with_search(
     limits: QueryLimits,
     metrics: Arc<Metrics>,
     search: SearchIndex,
+    witnesses: Arc<crate::cosign::Witnesses>,
 ) -> AppSchema {
     builder(limits, Some(metrics))
         .data(escrow)
         .data(log)
         .data(info)
         .data(search)
+        .data(witnesses)
         .finish()
 }
 

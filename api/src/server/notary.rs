@@ -6,21 +6,28 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use lvyue_domain::log::latest_checkpoint;
+use lvyue_domain::log::{cosignatures_at, latest_checkpoint};
 use lvyue_domain::principal::Role;
 use lvyue_notary::tiles::{TileKind, TilePath, encode_entry_bundle, encode_tile};
 
 use super::AppState;
 
-/// `GET /checkpoint`: the newest signed checkpoint note.
+/// `GET /checkpoint`: the newest signed checkpoint note, with the witnesses' cosignatures on it
+/// as further signature lines.
 pub async fn checkpoint(State(state): State<AppState>) -> Response {
-    match latest_checkpoint(&state.db).await {
-        Ok(Some(c)) => (
+    let newest = match latest_checkpoint(&state.db).await {
+        Ok(Some(c)) => cosignatures_at(&state.db, c.size)
+            .await
+            .map(|lines| Some(format!("{}{}", c.note, lines.concat()))),
+        other => other.map(|_| None),
+    };
+    match newest {
+        Ok(Some(note)) => (
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-cache"),
             ],
-            c.note,
+            note,
         )
             .into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "the log is empty\n").into_response(),
