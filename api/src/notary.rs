@@ -1,6 +1,7 @@
 //! The node's notary: its signing key, the follower that keeps the in-memory tree in step with
-//! the event table, signs checkpoints and has its witnesses cosign them, and the public C2SP tlog-tiles endpoints
-//! (`/checkpoint`, `/tile/<L>/<N>[.p/<W>]`) that let standard tools and monitors follow the log.
+//! the event table, signs checkpoints and has its witnesses cosign them, and the public C2SP
+//! tlog-tiles endpoints (`/checkpoint`, `/tile/<L>/<N>[.p/<W>]`) that let standard tools and
+//! monitors follow the log.
 //! Entry bundles (`/tile/entries/…`) carry event contents, so they are served only to the bank.
 
 use std::io::Write;

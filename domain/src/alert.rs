@@ -44,6 +44,8 @@ string_enum!(
         SigningHalted = "SIGNING_HALTED",
         /// A witness refused this log's checkpoint as inconsistent with one it cosigned.
         WitnessRefused = "WITNESS_REFUSED",
+        /// A court's freeze lapses soon unless renewed (for the bank, to ask the court).
+        FreezeLapsing = "FREEZE_LAPSING",
     }
 );
 

@@ -125,9 +125,19 @@ async fn audit_ledger<C: ConnectionTrait>(
     let holds = hold::Entity::find().all(db).await?;
     report.holds = holds.len() as u64;
     let mut held: HashMap<i64, i64> = HashMap::new();
+    let mut waiting: HashMap<i64, i64> = HashMap::new();
     for h in &holds {
         if h.status == HoldStatus::Active.as_str() {
             *held.entry(h.account_id).or_default() += h.remaining_fen;
+            *waiting.entry(h.account_id).or_default() += h.waiting_fen;
+        } else if h.waiting_fen != 0 {
+            report.breach(
+                "hold_closed_with_waiting",
+                format!(
+                    "hold hld_{} is {} with {} fen still queued",
+                    h.id, h.status, h.waiting_fen
+                ),
+            );
         } else if h.remaining_fen != 0 && h.status != HoldStatus::Consumed.as_str() {
             report.breach(
                 "hold_closed_with_remainder",
@@ -147,6 +157,16 @@ async fn audit_ledger<C: ConnectionTrait>(
                 format!(
                     "account {} caches {} fen but its postings sum to {}",
                     a.number, a.balance_fen, recomputed
+                ),
+            );
+        }
+        let w = waiting.get(&a.id).copied().unwrap_or(0);
+        if w != a.waiting_fen {
+            report.breach(
+                "cached_waiting",
+                format!(
+                    "account {} caches {} fen queued but its active holds queue {}",
+                    a.number, a.waiting_fen, w
                 ),
             );
         }

@@ -72,7 +72,7 @@ fn is_case_no(s: &str) -> bool {
 }
 
 /// The court a principal acts for: a court principal acts for its own court; the bank names one.
-fn acting_court(p: &Principal, named: Option<PartyId>) -> DomainResult<PartyId> {
+pub(crate) fn acting_court(p: &Principal, named: Option<PartyId>) -> DomainResult<PartyId> {
     match p.role {
         Role::Court => p.own_party(),
         Role::Bank => named.ok_or_else(|| {
@@ -215,7 +215,11 @@ impl Command for CourtDeduct {
     }
 }
 
-async fn court_hold(tx: &Tx<'_>, id: HoldId, court: PartyId) -> DomainResult<HoldRecord> {
+pub(crate) async fn court_hold(
+    tx: &Tx<'_>,
+    id: HoldId,
+    court: PartyId,
+) -> DomainResult<HoldRecord> {
     let h = get_hold(tx.db(), id).await?;
     // Another court's freeze is not found, not forbidden: ids reveal nothing.
     if h.kind != HoldKind::CourtFreeze || h.court != Some(court) {

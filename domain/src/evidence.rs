@@ -82,8 +82,9 @@ const HOW_TO_VERIFY: &str = "For each event: leaf_hash = SHA-256(0x00 || canonic
 fold the inclusion_proof with SHA-256(0x01 || left || right) as in RFC 9162 §2.1.3.2 for leaf index = seq \
 and tree size = tree_size; the result must equal root_hash, and the checkpoint note (C2SP tlog-checkpoint) \
 must carry a valid Ed25519 signature by verifier_key over origin, tree_size and root_hash. Personal data \
-fields inside canonical are commitments SHA-256(salt || label || 0x00 || value). `lvyue verify --bundle FILE \
---key KEY` does all of this offline.";
+fields inside canonical are commitments SHA-256(salt || label || 0x00 || value). Witnesses' cosignatures, if any, \
+are further signature lines on the checkpoint (C2SP tlog-cosignature). `lvyue verify --bundle FILE --key KEY \
+[--witness-key W]...` does all of this offline; so does the page GET /verify of the bank's server, in a browser.";
 
 /// Builds a court's evidence bundle for `orders` under `case_no`.
 ///

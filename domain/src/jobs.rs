@@ -105,6 +105,9 @@ impl Command for FireJob {
             JobKind::CalendarReplan => {
                 crate::calendar::replan::replan(tx).await?;
             }
+            JobKind::FreezeLapseNotice => {
+                crate::enforcement::lapse_notice(tx, HoldId(j.target)).await?;
+            }
         }
         Ok(j.kind)
     }

@@ -20,6 +20,7 @@ pub mod custody;
 pub mod db;
 pub mod delivery;
 pub mod deposit;
+pub mod enforcement;
 mod enums;
 pub mod error;
 pub mod event;

@@ -53,6 +53,8 @@ string_enum!(
         VoucherExpiryNotice = "VOUCHER_EXPIRY_NOTICE",
         /// Dates left to re-plan after a calendar year was loaded (target: unused).
         CalendarReplan = "CALENDAR_REPLAN",
+        /// A court freeze's term ends soon: FREEZE_LAPSING alert (target: hold id).
+        FreezeLapseNotice = "FREEZE_LAPSE_NOTICE",
     }
 );
 
@@ -91,6 +93,21 @@ pub async fn schedule(
     .try_insert()
     .exec(tx.db())
     .await?;
+    Ok(())
+}
+
+/// Moves a pending job to a new time (a renewed freeze's expiry). Nothing when no job with
+/// that key is pending.
+///
+/// # Errors
+/// Database errors.
+pub async fn reschedule(tx: &Tx<'_>, key: &str, due: Timestamp) -> DomainResult<()> {
+    job::Entity::update_many()
+        .col_expr(job::Column::DueAtUs, Expr::value(due.0))
+        .filter(job::Column::DedupeKey.eq(key))
+        .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))
+        .exec(tx.db())
+        .await?;
     Ok(())
 }
 

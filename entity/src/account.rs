@@ -19,6 +19,8 @@ pub struct Model {
     pub balance_fen: i64,
     /// Cached sum of the active holds on this account.
     pub held_fen: i64,
+    /// What active holds still wait to freeze here, summed (queued court freezes).
+    pub waiting_fen: i64,
     pub allow_negative: bool,
     pub status: String,
     pub created_at_us: i64,

@@ -10,6 +10,8 @@ pub struct Model {
     pub kind: String,
     pub amount_fen: i64,
     pub remaining_fen: i64,
+    /// Ordered but not yet frozen: queued behind earlier freezes or for money to arrive.
+    pub waiting_fen: i64,
     pub status: String,
     pub case_no: Option<String>,
     pub court_id: Option<i64>,

@@ -25,6 +25,7 @@ mod m20261207_000014_partial_refunds;
 mod m20261207_000015_event_openings;
 mod m20261207_000016_payer_acceptance;
 mod m20261207_000017_cosignatures;
+mod m20261207_000018_queued_freezes;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_event_openings::Migration),
             Box::new(m20261207_000016_payer_acceptance::Migration),
             Box::new(m20261207_000017_cosignatures::Migration),
+            Box::new(m20261207_000018_queued_freezes::Migration),
         ]
     }
 }

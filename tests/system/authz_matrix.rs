@@ -33,6 +33,7 @@ use crate::world::{as_party, as_regulator, bank_do, monday};
 /// the guard: `FORBIDDEN`, or `UNAUTHENTICATED` without a token.
 const ACCESS: &[(&str, &str)] = &[
     ("Query.account", "BM"),
+    ("Query.debtor", "BC"),
     ("Query.accounts", "BM"),
     ("Query.alerts", "BRM"),
     ("Query.apiVersion", "*"),
@@ -107,7 +108,10 @@ const ACCESS: &[(&str, &str)] = &[
     ("Mutation.confirmMilestone", "BmPRF"),
     ("Mutation.convertDeposit", "BP"),
     ("Mutation.courtDeduct", "BC"),
+    ("Mutation.courtDeductFrozen", "BC"),
     ("Mutation.courtFreeze", "BC"),
+    ("Mutation.courtFreezeAccount", "BC"),
+    ("Mutation.courtRenewFreeze", "BC"),
     ("Mutation.courtUnfreeze", "BC"),
     ("Mutation.createScheme", "B"),
     ("Mutation.createVoucherProject", "BR"),
@@ -173,6 +177,16 @@ const ACROSS_TENANTS: &[(&str, char, &str)] = &[
         "Mutation.evidenceBundle",
         'C',
         "a court obtains the evidence of whichever orders its case names",
+    ),
+    (
+        "Mutation.courtFreezeAccount",
+        'C',
+        "a court freezes whichever debtor's account its ruling names",
+    ),
+    (
+        "Query.debtor",
+        'C',
+        "a court finds whichever debtor its case names",
     ),
     ("Query.merchants", 'C', "courts see every merchant"),
 ];

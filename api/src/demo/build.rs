@@ -671,11 +671,11 @@ impl Builder {
             }
             self.next_day().await?;
         }
-        self.court_case(court, schools[0].0.id).await?;
+        let (merchant, payer) = first_learner.context("no Nanjing learner in the demo")?;
+        self.court_case(court, merchant).await?;
         self.blocking_list(schools[1].0.merchants[2]).await?;
         self.statement().await?;
         self.complaint(shops[1]).await?;
-        let (merchant, payer) = first_learner.context("no Nanjing learner in the demo")?;
         Ok(DemoParties {
             merchant,
             payer,

@@ -6,22 +6,23 @@ use rand::Rng;
 use serde_json::json;
 
 use lvyue_domain::canteen::{ApprovePurchase, RequestPurchase};
-use lvyue_domain::court::{CourtDeduct, CourtFreeze};
 use lvyue_domain::deposit::{
     ConvertDeposit, FreezeDeposit, FundDeposit, OpenDepositAccount, UnfreezeDeposit,
     WithdrawDeposit,
 };
+use lvyue_domain::enforcement::{CourtDeductFrozen, CourtFreezeAccount, DebtorKey, find_debtor};
 use lvyue_domain::ids::{AccountId, HoldId, PartyId, SchemeId, VoucherId};
+use lvyue_domain::ledger::AccountKind;
 use lvyue_domain::list_import::ImportList;
 use lvyue_domain::medical::{
     AdvanceInsurerShare, PaymentShare, RecordPatientPayment, RepayAdvance,
 };
 use lvyue_domain::money::Money;
-use lvyue_domain::order::{Channel, ConfirmAs, ConfirmMilestone, OrderStatus};
+use lvyue_domain::order::{Channel, ConfirmAs, ConfirmMilestone};
 use lvyue_domain::payout::{BatchPayout, PayoutItem, RequestPayout};
 use lvyue_domain::payroll::FundEnterpriseAccount;
 use lvyue_domain::principal::{Industry, Principal, Role};
-use lvyue_domain::queries::{OrderFilter, Page};
+use lvyue_domain::queries::Page;
 use lvyue_domain::reconcile::ImportStatement;
 use lvyue_domain::risk::RecordComplaint;
 use lvyue_domain::screening::ListKind;
@@ -32,6 +33,9 @@ use lvyue_domain::voucher::{
 
 use super::build::{Builder, money, principal};
 use super::names::person;
+
+/// The demo court's case against the Nanjing driving school (docs/queries/court).
+pub const COURT_CASE: &str = "(2026)苏0102执1234号";
 
 /// A card number with a valid Luhn check digit (demo recipients and depositors).
 pub fn card(n: u64) -> String {
@@ -719,62 +723,56 @@ impl Builder {
         Ok(())
     }
 
-    /// A court freezes a learner's escrow in a debt case and deducts part of it.
+    /// A court enforces a debt against a driving school (执行查控): it finds the school's money
+    /// by its USCC, freezes 3,000.00 more than its payable money holds (the rest waits for
+    /// money to arrive, 轮候), and the next day deducts part of what is frozen to its account.
     pub(super) async fn court_case(
         &mut self,
         court: PartyId,
-        scheme: SchemeId,
+        merchant: PartyId,
     ) -> anyhow::Result<()> {
-        let bank = self.bank_principal();
-        // The Nanjing scheme's orders first; any driving school's if none has enough left.
-        let mut filter = OrderFilter {
-            scheme: Some(scheme),
-            status: Some(OrderStatus::Active),
-            ..OrderFilter::default()
-        };
-        let page = Page {
-            after: None,
-            first: 200,
-        };
-        let mut target = None;
-        for _ in 0..2 {
-            let orders = lvyue_domain::queries::orders(self.escrow.db(), &bank, &filter, page)
-                .await?
-                .items;
-            target = orders
-                .into_iter()
-                .find(|o| o.in_escrow() >= money("1000.00"));
-            if target.is_some() {
-                break;
-            }
-            filter.scheme = None;
-            filter.industry = Some(Industry::DrivingSchool);
-        }
-        let target = target.context("an order to freeze")?;
         let c = principal(Role::Court, court);
+        let uscc = lvyue_domain::party::get_party(self.escrow.db(), merchant)
+            .await?
+            .uscc
+            .context("the debtor school has a USCC")?;
+        let debtor = find_debtor(&self.escrow, &c, COURT_CASE, DebtorKey::Uscc(&uscc)).await?;
+        let payable = debtor
+            .accounts
+            .iter()
+            .filter(|a| a.account.kind == AccountKind::Payable)
+            .max_by_key(|a| a.account.available_fen())
+            .context("the debtor school has a payable account")?
+            .account
+            .clone();
+        let available = Money::from_fen(payable.available_fen().max(0))?;
         let hold = self
             .as_(
                 &c,
-                CourtFreeze {
-                    order: target.id,
-                    amount: money("1000.00"),
-                    case_no: "(2026)苏0102执1234号".into(),
+                CourtFreezeAccount {
+                    account: payable.id,
+                    amount: available.checked_add(money("3000.00"))?,
+                    case_no: COURT_CASE.into(),
                     priority: 1,
-                    expires_at: None,
+                    expires_at: self.clock_now().plus_days(180),
                     court: None,
                 },
             )
             .await?;
         self.next_day().await?;
-        self.as_(
-            &c,
-            CourtDeduct {
-                hold: hold.id,
-                amount: money("600.00"),
-                court: None,
-            },
-        )
-        .await?;
+        let deduct = Ord::min(hold.remaining, money("600.00"));
+        if !deduct.is_zero() {
+            self.as_(
+                &c,
+                CourtDeductFrozen {
+                    account: payable.id,
+                    case_no: COURT_CASE.into(),
+                    amount: deduct,
+                    court: None,
+                },
+            )
+            .await?;
+        }
         Ok(())
     }
 

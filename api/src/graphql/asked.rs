@@ -15,8 +15,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Value, Variables};
 
-/// Arguments that hold free text.
-const TEXT_ARGUMENTS: &[&str] = &["query"];
+/// Arguments that hold free text or a personal identifier.
+const TEXT_ARGUMENTS: &[&str] = &["query", "idNumber"];
 /// Fragments deeper than this are not followed (validation refuses cycles later; this runs
 /// first).
 const MAX_FRAGMENT_DEPTH: usize = 16;
@@ -171,6 +171,20 @@ mod tests {
         );
         assert_eq!(a.fields, [r#"search(query: "…", first: 5)"#, "apiVersion"]);
         assert_eq!(a.text, ["段誉"]);
+    }
+
+    #[test]
+    fn an_id_number_is_kept_apart_like_free_text() {
+        let a = of(
+            "query($c: String!, $i: String) { debtor(caseNo: $c, idNumber: $i) { party { id } } }",
+            None,
+            serde_json::json!({"c": "(2026)苏0102执1号", "i": "11010519491231002X"}),
+        );
+        assert_eq!(
+            a.fields,
+            [r#"debtor(caseNo: "(2026)苏0102执1号", idNumber: "…")"#]
+        );
+        assert_eq!(a.text, ["11010519491231002X"]);
     }
 
     #[test]

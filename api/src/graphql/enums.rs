@@ -186,7 +186,7 @@ mirror_enum!(/// What kind of third party a confirmer is.
 mirror_enum!(/// A scheme's state.
     GqlSchemeStatus = "SchemeStatus", SchemeStatus { Active, ClosingDown, Closed });
 mirror_enum!(/// What an alert is about.
-    GqlAlertKind = "AlertKind", AlertKind { CustodyShortfall, WarningLineCrossed, LargeRelease, FrequentReleases, ReleaseAheadOfDelivery, MerchantStatusChanged, DeadlineNear, ReconciliationBreak, ClosingDown, ListHit, OrderEscalated, JobFailed, RefundOverdue, CalendarEnding, SigningHalted, WitnessRefused });
+    GqlAlertKind = "AlertKind", AlertKind { CustodyShortfall, WarningLineCrossed, LargeRelease, FrequentReleases, ReleaseAheadOfDelivery, MerchantStatusChanged, DeadlineNear, ReconciliationBreak, ClosingDown, ListHit, OrderEscalated, JobFailed, RefundOverdue, CalendarEnding, SigningHalted, WitnessRefused, FreezeLapsing });
 mirror_enum!(/// How urgent an alert is.
     GqlSeverity = "Severity", Severity { Info, Warning, Critical });
 mirror_enum!(/// An alert's handling state.

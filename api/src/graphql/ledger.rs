@@ -63,6 +63,11 @@ impl Account {
         Decimal::from_fen(self.0.available_fen())
     }
 
+    /// What queued court freezes still wait to freeze here as money arrives.
+    async fn waiting(&self) -> Decimal {
+        self.0.waiting.into()
+    }
+
     /// The balance right after a journal entry, or at the end of an instant.
     async fn balance_as_of(
         &self,
@@ -102,8 +107,15 @@ impl Hold {
         self.0.amount.into()
     }
 
+    /// Frozen now: what a deduction may take.
     async fn remaining(&self) -> Decimal {
         self.0.remaining.into()
+    }
+
+    /// Ordered but not frozen yet (轮候): waiting behind earlier freezes or for money to
+    /// arrive, and frozen, in rank order, as it does.
+    async fn waiting(&self) -> Decimal {
+        self.0.waiting.into()
     }
 
     async fn status(&self) -> GqlHoldStatus {

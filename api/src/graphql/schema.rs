@@ -18,7 +18,7 @@ use lvyue_search::SearchIndex;
 use super::alert::{AlertMutation, AlertQuery, AlertSubscription};
 use super::calendar::{CalendarMutation, CalendarQuery};
 use super::canteen::{CanteenMutation, CanteenQuery};
-use super::court::CourtMutation;
+use super::court::{CourtMutation, CourtQuery};
 use super::delivery::{DeliveryMutation, DeliveryQuery};
 use super::deposit::{DepositMutation, DepositQuery};
 use super::event::EventQuery;
@@ -62,6 +62,7 @@ pub struct Query(
     ReportQuery,
     DeliveryQuery,
     CalendarQuery,
+    CourtQuery,
 );
 
 #[derive(MergedObject, Default)]

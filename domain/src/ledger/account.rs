@@ -133,6 +133,8 @@ pub struct AccountRecord {
     /// Signed: only `External` and `Advance` accounts can be negative.
     pub balance_fen: i64,
     pub held: Money,
+    /// What queued court freezes still wait to freeze here, as money arrives.
+    pub waiting: Money,
     pub status: AccountStatus,
 }
 
@@ -158,6 +160,7 @@ impl TryFrom<account::Model> for AccountRecord {
             order: m.order_id.map(OrderId),
             balance_fen: m.balance_fen,
             held: Money::from_fen(m.held_fen)?,
+            waiting: Money::from_fen(m.waiting_fen)?,
             status: m.status.parse()?,
         })
     }

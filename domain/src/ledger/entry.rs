@@ -272,6 +272,10 @@ async fn apply(tx: &Tx<'_>, id: AccountId, delta: i64) -> Result<(i64, AccountKi
         let kind: AccountKind = row.kind.parse().map_err(|_| {
             DomainError::Invariant(format!("account {id} has an unknown kind {:?}", row.kind))
         })?;
+        // Money arriving where court freezes wait is frozen before anything can take it.
+        if delta > 0 && row.waiting_fen > 0 {
+            super::hold::top_up(tx, id).await?;
+        }
         return Ok((row.balance_fen, kind));
     }
     // Refused: say why, from the row as it is now (still inside our transaction).

@@ -5,7 +5,7 @@
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,10 @@ pub struct HoldRecord {
     pub account: AccountId,
     pub kind: HoldKind,
     pub amount: Money,
+    /// Frozen now (what a deduction may take).
     pub remaining: Money,
+    /// Ordered but not frozen yet: queued behind earlier freezes, or for money to arrive.
+    pub waiting: Money,
     pub status: HoldStatus,
     pub case_no: Option<String>,
     pub court: Option<PartyId>,
@@ -80,6 +83,7 @@ impl TryFrom<hold::Model> for HoldRecord {
             kind: m.kind.parse()?,
             amount: Money::from_fen(m.amount_fen)?,
             remaining: Money::from_fen(m.remaining_fen)?,
+            waiting: Money::from_fen(m.waiting_fen)?,
             status: m.status.parse()?,
             case_no: m.case_no,
             court: m.court_id.map(PartyId),
@@ -148,6 +152,118 @@ pub async fn place_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainE
     HoldRecord::try_from(model)
 }
 
+/// Places a court freeze that may exceed what the account has available (轮候冻结): what is
+/// available is frozen now, the rest waits and is frozen, in order of rank (priority, then
+/// age), as money arrives ([`top_up`]).
+///
+/// # Errors
+/// As [`place_hold`], but never `INSUFFICIENT_FUNDS`.
+pub async fn place_queued_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainError> {
+    let amount = new.amount.positive()?;
+    crate::text::at_most("reason", &new.reason, MAX_REASON_CHARS)?;
+    let acc = get_account(tx.db(), new.account).await?;
+    if acc.kind.allows_negative() {
+        return Err(DomainError::invalid(
+            "account",
+            "cannot hold money on an account that may go negative",
+        ));
+    }
+    // Earlier freezes still waiting come first: nothing is frozen now past them.
+    let free = if acc.waiting.is_zero() {
+        acc.available_fen().clamp(0, amount.fen())
+    } else {
+        0
+    };
+    let now = Money::from_fen(free)?;
+    let waiting = amount.checked_sub(now)?;
+    // Every write transaction holds the log head's lock, so the row read above is current.
+    account::Entity::update_many()
+        .col_expr(
+            account::Column::HeldFen,
+            Expr::col(account::Column::HeldFen).add(now.fen()),
+        )
+        .col_expr(
+            account::Column::WaitingFen,
+            Expr::col(account::Column::WaitingFen).add(waiting.fen()),
+        )
+        .filter(account::Column::Id.eq(new.account.0))
+        .exec(tx.db())
+        .await?;
+    let model = hold::ActiveModel {
+        account_id: Set(new.account.0),
+        kind: Set(new.kind.as_str().to_owned()),
+        amount_fen: Set(amount.fen()),
+        remaining_fen: Set(now.fen()),
+        waiting_fen: Set(waiting.fen()),
+        status: Set(HoldStatus::Active.as_str().to_owned()),
+        case_no: Set(new.case_no),
+        court_id: Set(new.court.map(|c| c.0)),
+        priority: Set(new.priority),
+        order_id: Set(new.order.map(|o| o.0)),
+        reason: Set(new.reason),
+        expires_at_us: Set(new.expires_at.map(|t| t.0)),
+        created_at_us: Set(tx.now.0),
+        ..Default::default()
+    }
+    .insert(tx.db())
+    .await?;
+    HoldRecord::try_from(model)
+}
+
+/// Money arrived in an account with queued freezes: freezes what is now available, for the
+/// waiting holds in rank order (higher priority first, then older first). Called by the ledger
+/// after every credit to such an account, in the same transaction, so the money is frozen
+/// before anything else can take it.
+///
+/// # Errors
+/// Database errors.
+pub(super) async fn top_up(tx: &Tx<'_>, account_id: AccountId) -> Result<(), DomainError> {
+    let acc = get_account(tx.db(), account_id).await?;
+    let mut free = Ord::max(acc.available_fen(), 0);
+    if free == 0 || acc.waiting.is_zero() {
+        return Ok(());
+    }
+    let waiting = hold::Entity::find()
+        .filter(hold::Column::AccountId.eq(account_id.0))
+        .filter(hold::Column::Status.eq(HoldStatus::Active.as_str()))
+        .filter(hold::Column::WaitingFen.gt(0))
+        .order_by_desc(hold::Column::Priority)
+        .order_by_asc(hold::Column::Id)
+        .all(tx.db())
+        .await?;
+    let mut frozen = 0;
+    for h in waiting {
+        if free == 0 {
+            break;
+        }
+        let take = Ord::min(h.waiting_fen, free);
+        hold::Entity::update_many()
+            .col_expr(
+                hold::Column::RemainingFen,
+                Expr::value(h.remaining_fen + take),
+            )
+            .col_expr(hold::Column::WaitingFen, Expr::value(h.waiting_fen - take))
+            .filter(hold::Column::Id.eq(h.id))
+            .exec(tx.db())
+            .await?;
+        free -= take;
+        frozen += take;
+    }
+    account::Entity::update_many()
+        .col_expr(
+            account::Column::HeldFen,
+            Expr::col(account::Column::HeldFen).add(frozen),
+        )
+        .col_expr(
+            account::Column::WaitingFen,
+            Expr::col(account::Column::WaitingFen).sub(frozen),
+        )
+        .filter(account::Column::Id.eq(account_id.0))
+        .exec(tx.db())
+        .await?;
+    Ok(())
+}
+
 /// # Errors
 /// `NOT_FOUND` when there is no such hold.
 pub async fn get_hold<C: ConnectionTrait>(db: &C, id: HoldId) -> Result<HoldRecord, DomainError> {
@@ -207,12 +323,22 @@ async fn reduce(
         ));
     }
     let remaining = h.remaining.checked_sub(take)?;
+    // Releasing (unfreeze, expiry) also drops what was still queued; a deduction leaves it
+    // queued, and the hold open while it is.
+    let dropped = if amount.is_none() {
+        h.waiting
+    } else {
+        Money::ZERO
+    };
+    let waiting = h.waiting.checked_sub(dropped)?;
+    let closed = remaining.is_zero() && waiting.is_zero();
     // Conditional on the remaining amount we read, so a concurrent change cannot be lost.
     let updated = hold::Entity::update_many()
         .col_expr(hold::Column::RemainingFen, Expr::value(remaining.fen()))
+        .col_expr(hold::Column::WaitingFen, Expr::value(waiting.fen()))
         .col_expr(
             hold::Column::Status,
-            Expr::value(if remaining.is_zero() {
+            Expr::value(if closed {
                 final_status.as_str()
             } else {
                 HoldStatus::Active.as_str()
@@ -220,11 +346,7 @@ async fn reduce(
         )
         .col_expr(
             hold::Column::ClosedAtUs,
-            Expr::value(if remaining.is_zero() {
-                Some(tx.now.0)
-            } else {
-                None
-            }),
+            Expr::value(if closed { Some(tx.now.0) } else { None }),
         )
         .filter(hold::Column::Id.eq(id.0))
         .filter(hold::Column::RemainingFen.eq(h.remaining.fen()))
@@ -238,10 +360,14 @@ async fn reduce(
             "release or deduct",
         ));
     }
-    if !take.is_zero() {
+    if !take.is_zero() || !dropped.is_zero() {
         let held = Expr::col(account::Column::HeldFen);
         let acc = account::Entity::update_many()
             .col_expr(account::Column::HeldFen, held.clone().sub(take.fen()))
+            .col_expr(
+                account::Column::WaitingFen,
+                Expr::col(account::Column::WaitingFen).sub(dropped.fen()),
+            )
             .filter(account::Column::Id.eq(h.account.0))
             .filter(held.gte(take.fen()))
             .exec(tx.db())

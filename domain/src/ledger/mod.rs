@@ -16,7 +16,7 @@
 //! - the postings of every entry, and of the whole ledger, sum to zero;
 //! - no account that may not go negative holds less than its holds (`balance ≥ held ≥ 0`);
 //! - every cached balance equals the sum of its postings, every cached `held` the sum of its
-//!   active holds.
+//!   active holds, every cached `waiting` the sum of what its active holds still queue.
 
 mod account;
 mod balance;
@@ -37,7 +37,8 @@ pub use entry::{
     transfer,
 };
 pub use hold::{
-    HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold, release_hold,
+    HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold,
+    place_queued_hold, release_hold,
 };
 pub use query::entries;
 
