@@ -4,7 +4,8 @@
 //! (docs/domain.md, "Courts").
 //!
 //! What a court reaches is the debtor's own money: a merchant's payable money, a customer's
-//! deposits and vouchers. A merchant's escrow accounts hold its payers' undelivered
+//! deposits and vouchers (a merchant's settlement account is shown, for the court to freeze
+//! it at its bank). A merchant's escrow accounts hold its payers' undelivered
 //! prepayments, not the merchant's money, and are never shown as the merchant's; a payer's
 //! prepayment in an order's escrow is shown when the payer is the debtor, and frozen with the
 //! order freeze of [`crate::court`]. A freeze larger than what the account has waits for the
@@ -66,12 +67,19 @@ pub enum DebtorKey<'a> {
     IdNumber(&'a str),
 }
 
-/// Kinds of a party's own accounts that hold its money at the bank.
+/// Kinds of a party's own accounts that hold its money at the bank: what a court freezes here.
 fn reachable(kind: AccountKind) -> bool {
     matches!(
         kind,
         AccountKind::Payable | AccountKind::Deposit | AccountKind::Voucher
     )
+}
+
+/// Kinds of a party's own accounts a lookup shows: its money here, and its settlement account
+/// (the merchant's own bank account that payouts go to, outside escrow: its balance is what
+/// went out, negative; money there is frozen in the core banking system, not here).
+fn shown(kind: AccountKind) -> bool {
+    reachable(kind) || kind == AccountKind::External
 }
 
 /// Finds a debtor and its accounts under a case number. The lookup is recorded in the log
@@ -141,7 +149,7 @@ pub async fn find_debtor(
         .await?;
     for a in own {
         let a = AccountRecord::try_from(a)?;
-        if reachable(a.kind) {
+        if shown(a.kind) {
             accounts.push(with_holds(db, a, None).await?);
         }
     }
@@ -210,6 +218,11 @@ impl Command for CourtFreezeAccount {
                 DomainError::invalid(
                     "account",
                     "an order's escrow is its payer's prepayment: freeze it with courtFreeze(order:) when the payer is the debtor",
+                )
+            } else if acc.kind == AccountKind::External {
+                DomainError::invalid(
+                    "account",
+                    "a settlement account is the merchant's own bank account outside escrow: its money is frozen by that account's bank",
                 )
             } else {
                 DomainError::invalid(

@@ -199,6 +199,10 @@ async fn a_court_enforces_against_a_debtor(backend: Backend) {
         accounts.iter().all(|a| a["account"]["kind"] != "ESCROW"),
         "a merchant's escrow is its payers' money: {found}"
     );
+    assert!(
+        accounts.iter().any(|a| a["account"]["kind"] == "EXTERNAL"),
+        "the settlement account is shown: {found}"
+    );
     let payable = accounts
         .iter()
         .find(|a| a["account"]["kind"] == "PAYABLE")
@@ -247,6 +251,19 @@ async fn a_court_enforces_against_a_debtor(backend: Backend) {
             Some(&court),
             FREEZE,
             json!({"i": {"account": escrow, "amount": "1.00", "caseNo": case_a, "expiresAt": expires}, "k": "fe"}),
+        )
+        .await;
+    assert_eq!(first_code(&refused), "VALIDATION", "{refused}");
+    let settlement = accounts
+        .iter()
+        .find(|a| a["account"]["kind"] == "EXTERNAL")
+        .unwrap()["account"]["id"]
+        .clone();
+    let refused = srv
+        .gql(
+            Some(&court),
+            FREEZE,
+            json!({"i": {"account": settlement, "amount": "1.00", "caseNo": case_a, "expiresAt": expires}, "k": "fs"}),
         )
         .await;
     assert_eq!(first_code(&refused), "VALIDATION", "{refused}");

@@ -96,7 +96,9 @@ pub struct CourtQuery;
 impl CourtQuery {
     /// A debtor's accounts at the bank under a case number, found by its unified social credit
     /// code or by its resident ID number (matched through the keyed hash): a merchant's payable
-    /// money, deposits, vouchers, and a payer's prepayments in escrow, with balances and holds.
+    /// money, deposits, vouchers, and a payer's prepayments in escrow, with balances and holds;
+    /// and a merchant's settlement accounts (`EXTERNAL`: its own bank account that payouts go
+    /// to, balance negative by what went out), to be frozen at that bank.
     /// Never a merchant's escrow accounts, which hold its payers' money. The lookup is recorded
     /// in the log, found or not.
     #[graphql(guard = "RoleGuard(&[Role::Court, Role::Bank])")]
