@@ -213,7 +213,15 @@ async fn a_court_enforces_against_a_debtor(backend: Backend) {
 
     // More than is there: what is there is frozen, 500.00 waits. A second case queues behind.
     let expires = "2026-06-30T00:00:00Z";
-    let freeze = |case: &str, amount: String, key: &str| json!({"i": {"account": payable["id"], "amount": amount, "caseNo": case, "expiresAt": expires}, "k": key});
+    let freeze = |case: &str, amount: String, key: &str| {
+        // The second case runs longer: it is still there when the first is lifted.
+        let expires = if case == case_b {
+            "2026-12-31T00:00:00Z"
+        } else {
+            expires
+        };
+        json!({"i": {"account": payable["id"], "amount": amount, "caseNo": case, "expiresAt": expires}, "k": key})
+    };
     const FREEZE: &str = "mutation($i: CourtFreezeAccountInput!, $k: String!) { courtFreezeAccount(input: $i, idempotencyKey: $k) { hold { id remaining waiting } } }";
     let a = TestServer::ok(
         srv.gql(
@@ -301,7 +309,8 @@ async fn a_court_enforces_against_a_debtor(backend: Backend) {
     let to_a = arrived.min(50_000);
     assert_eq!(fen(&hs[0]["remaining"]), first + to_a);
     assert_eq!(fen(&hs[0]["waiting"]), 50_000 - to_a);
-    assert_eq!(fen(&hs[1]["remaining"]), (arrived - to_a).min(30_000));
+    let b_frozen = (arrived - to_a).min(30_000);
+    assert_eq!(fen(&hs[1]["remaining"]), b_frozen);
 
     // Deduction under the case number, to the court's account.
     const DEDUCT: &str = "mutation($i: CourtDeductFrozenInput!) { courtDeductFrozen(input: $i, idempotencyKey: \"d1\") { holds { id remaining } } }";
@@ -344,15 +353,7 @@ async fn a_court_enforces_against_a_debtor(backend: Backend) {
             .unwrap()
             .starts_with("2026-09-30")
     );
-    // Lift the second case, then let time run to the first's notice.
-    TestServer::ok(
-        srv.gql(
-            Some(&court),
-            "mutation($h: ID!) { courtUnfreeze(hold: $h, idempotencyKey: \"u1\") { status } }",
-            json!({"h": b["id"]}),
-        )
-        .await,
-    );
+    // Time runs to the first case's notice.
     clock.set(lvyue_domain::clock::Timestamp::china_midnight(
         "2026-09-16".parse().unwrap(),
     ));
@@ -378,13 +379,27 @@ async fn a_court_enforces_against_a_debtor(backend: Backend) {
             .unwrap()
             .contains(case_a)
     );
+    // The first case is lifted: what it held goes to the second, which was waiting for it.
+    let a_frozen = first + to_a - 10_000;
+    TestServer::ok(
+        srv.gql(
+            Some(&court),
+            "mutation($h: ID!) { courtUnfreeze(hold: $h, idempotencyKey: \"u1\") { status } }",
+            json!({"h": a["id"]}),
+        )
+        .await,
+    );
     let after = TestServer::ok(
         srv.gql(Some(&court), DEBTOR, json!({"c": case_a, "u": uscc}))
             .await,
     )["debtor"]
         .clone();
     let hs = holds(&after);
-    assert_eq!(hs.len(), 1, "the second case was lifted: {after}");
+    assert_eq!(hs.len(), 1, "the first case was lifted: {after}");
+    assert_eq!(hs[0]["id"], b["id"]);
+    let b_more = a_frozen.min(30_000 - b_frozen);
+    assert_eq!(fen(&hs[0]["remaining"]), b_frozen + b_more, "{after}");
+    assert_eq!(fen(&hs[0]["waiting"]), 30_000 - b_frozen - b_more);
 
     // A payer who owes money: found by ID number, with its prepayments in escrow.
     let payer = TestServer::ok(

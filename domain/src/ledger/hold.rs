@@ -284,6 +284,8 @@ pub async fn release_hold(
     status: HoldStatus,
 ) -> Result<HoldRecord, DomainError> {
     let h = reduce(tx, id, None, status).await?;
+    // What it held is available again: freezes queued on the account take it first.
+    top_up(tx, h.account).await?;
     Ok(h)
 }
 
