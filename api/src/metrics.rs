@@ -207,6 +207,63 @@ pub fn set_gauge(gauge: &Gauge, value: u64) {
 mod tests {
     use super::*;
 
+    /// Every metric the Grafana dashboard in docs/ plots is one this server exports.
+    #[test]
+    fn the_dashboard_plots_only_exported_metrics() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/grafana/lvyue-dashboard.json"))
+                .expect("the dashboard is JSON");
+        let mut exprs = Vec::new();
+        collect_exprs(&dashboard, &mut exprs);
+        assert!(exprs.len() >= 10, "{exprs:?}");
+        // Families print once they have a sample.
+        let m = Metrics::new();
+        m.http_requests
+            .get_or_create(&RequestLabels {
+                route: "/graphql".into(),
+                method: "POST".into(),
+                status: 200,
+            })
+            .inc();
+        m.http_latency
+            .get_or_create(&RouteLabels {
+                route: "/graphql".into(),
+            })
+            .observe(0.004);
+        m.graphql_error("FORBIDDEN");
+        let exported = m.encode();
+        for expr in &exprs {
+            for name in expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("lvyue_"))
+            {
+                let base = ["_bucket", "_count", "_sum", "_total"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(name);
+                assert!(
+                    exported.contains(&format!("# TYPE {base} ")),
+                    "the dashboard plots {name}, which /metrics does not export"
+                );
+            }
+        }
+    }
+
+    fn collect_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                        _ => collect_exprs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| collect_exprs(v, out)),
+            _ => {}
+        }
+    }
+
     #[test]
     fn every_metric_is_exported_by_name() {
         let m = Metrics::new();

@@ -112,17 +112,29 @@ impl TestDb {
                 let admin = Database::connect(admin_url)
                     .await
                     .expect("connect to LVYUE_TEST_POSTGRES_URL");
-                admin
-                    .execute_unprepared(&format!(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                         WHERE datname = '{source}' AND pid <> pg_backend_pid()"
-                    ))
-                    .await
-                    .expect("end the connections to the source database");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {source}"))
-                    .await
-                    .expect("copy the test database");
+                // A pool (this test's own, or a stopped server's still closing) may connect
+                // again between the two statements: end its sessions and try again.
+                let mut attempts = 0;
+                loop {
+                    admin
+                        .execute_unprepared(&format!(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                             WHERE datname = '{source}' AND pid <> pg_backend_pid()"
+                        ))
+                        .await
+                        .expect("end the connections to the source database");
+                    match admin
+                        .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {source}"))
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(e) if attempts < 50 && e.to_string().contains("being accessed") => {
+                            attempts += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                        Err(e) => panic!("copy the test database: {e}"),
+                    }
+                }
                 admin.close().await.ok();
                 let url = replace_db_name(admin_url, &name);
                 let db = crate::db::connect(&url).await.expect("open the copy");
