@@ -43,15 +43,16 @@ enum Missed {
 }
 
 impl Witnesses {
-    pub fn new(endpoints: Vec<WitnessEndpoint>) -> Witnesses {
-        Witnesses {
+    /// # Errors
+    /// The HTTP client cannot be built (no TLS backend).
+    pub fn new(endpoints: Vec<WitnessEndpoint>) -> anyhow::Result<Witnesses> {
+        Ok(Witnesses {
             endpoints,
             client: reqwest::Client::builder()
                 .timeout(WITNESS_TIMEOUT)
-                .build()
-                .unwrap_or_default(),
+                .build()?,
             sizes: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     pub fn is_empty(&self) -> bool {

@@ -216,22 +216,7 @@ mod tests {
         let mut exprs = Vec::new();
         collect_exprs(&dashboard, &mut exprs);
         assert!(exprs.len() >= 10, "{exprs:?}");
-        // Families print once they have a sample.
-        let m = Metrics::new();
-        m.http_requests
-            .get_or_create(&RequestLabels {
-                route: "/graphql".into(),
-                method: "POST".into(),
-                status: 200,
-            })
-            .inc();
-        m.http_latency
-            .get_or_create(&RouteLabels {
-                route: "/graphql".into(),
-            })
-            .observe(0.004);
-        m.graphql_error("FORBIDDEN");
-        let exported = m.encode();
+        let exported = with_samples().encode();
         for expr in &exprs {
             for name in expr
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -264,8 +249,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_metric_is_exported_by_name() {
+    /// Metrics with a sample in each family (a family prints once it has one).
+    fn with_samples() -> Metrics {
         let m = Metrics::new();
         m.http_requests
             .get_or_create(&RequestLabels {
@@ -280,6 +265,12 @@ mod tests {
             })
             .observe(0.004);
         m.graphql_error("FORBIDDEN");
+        m
+    }
+
+    #[test]
+    fn every_metric_is_exported_by_name() {
+        let m = with_samples();
         set_gauge(&m.log_size, 42);
         let text = m.encode();
         for name in [

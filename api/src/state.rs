@@ -138,7 +138,10 @@ impl AppState {
         let info = ServerInfo {
             started_at: chrono::Utc::now(),
         };
-        let witnesses = Arc::new(Witnesses::new(config.notary.witnesses.clone()));
+        let witnesses = Arc::new(
+            Witnesses::new(config.notary.witnesses.clone())
+                .context("cannot set up the witnesses' client")?,
+        );
         let schema = schema::build_with_search(
             escrow.clone(),
             log.clone(),

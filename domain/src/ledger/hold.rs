@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use lvyue_entity::{account, hold};
 
-use super::account::get_account;
+use super::account::{AccountRecord, get_account};
 use crate::clock::Timestamp;
 use crate::command::Tx;
 use crate::enums::string_enum;
@@ -103,15 +103,7 @@ impl TryFrom<hold::Model> for HoldRecord {
 /// `VALIDATION` for a zero amount or a hold on an account that may go negative;
 /// `INSUFFICIENT_FUNDS` when not enough is available; `NOT_FOUND`.
 pub async fn place_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainError> {
-    let amount = new.amount.positive()?;
-    crate::text::at_most("reason", &new.reason, MAX_REASON_CHARS)?;
-    let acc = get_account(tx.db(), new.account).await?;
-    if acc.kind.allows_negative() {
-        return Err(DomainError::invalid(
-            "account",
-            "cannot hold money on an account that may go negative",
-        ));
-    }
+    let (amount, _) = checked(tx, &new).await?;
     let held = Expr::col(account::Column::HeldFen);
     let updated = account::Entity::update_many()
         .col_expr(account::Column::HeldFen, held.clone().add(amount.fen()))
@@ -132,11 +124,38 @@ pub async fn place_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainE
             requested: amount,
         });
     }
+    insert(tx, new, amount, Money::ZERO).await
+}
+
+/// The amount of a hold to place, and its account: refused for a zero amount, a reason too
+/// long, or an account that may go negative.
+async fn checked(tx: &Tx<'_>, new: &NewHold) -> Result<(Money, AccountRecord), DomainError> {
+    let amount = new.amount.positive()?;
+    crate::text::at_most("reason", &new.reason, MAX_REASON_CHARS)?;
+    let acc = get_account(tx.db(), new.account).await?;
+    if acc.kind.allows_negative() {
+        return Err(DomainError::invalid(
+            "account",
+            "cannot hold money on an account that may go negative",
+        ));
+    }
+    Ok((amount, acc))
+}
+
+/// Writes a new active hold of `amount`, `waiting` of it not frozen yet (the account's cached
+/// sums are the caller's).
+async fn insert(
+    tx: &Tx<'_>,
+    new: NewHold,
+    amount: Money,
+    waiting: Money,
+) -> Result<HoldRecord, DomainError> {
     let model = hold::ActiveModel {
         account_id: Set(new.account.0),
         kind: Set(new.kind.as_str().to_owned()),
         amount_fen: Set(amount.fen()),
-        remaining_fen: Set(amount.fen()),
+        remaining_fen: Set(amount.checked_sub(waiting)?.fen()),
+        waiting_fen: Set(waiting.fen()),
         status: Set(HoldStatus::Active.as_str().to_owned()),
         case_no: Set(new.case_no),
         court_id: Set(new.court.map(|c| c.0)),
@@ -159,15 +178,7 @@ pub async fn place_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainE
 /// # Errors
 /// As [`place_hold`], but never `INSUFFICIENT_FUNDS`.
 pub async fn place_queued_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, DomainError> {
-    let amount = new.amount.positive()?;
-    crate::text::at_most("reason", &new.reason, MAX_REASON_CHARS)?;
-    let acc = get_account(tx.db(), new.account).await?;
-    if acc.kind.allows_negative() {
-        return Err(DomainError::invalid(
-            "account",
-            "cannot hold money on an account that may go negative",
-        ));
-    }
+    let (amount, acc) = checked(tx, &new).await?;
     // Earlier freezes still waiting come first: nothing is frozen now past them.
     let free = if acc.waiting.is_zero() {
         acc.available_fen().clamp(0, amount.fen())
@@ -189,25 +200,7 @@ pub async fn place_queued_hold(tx: &Tx<'_>, new: NewHold) -> Result<HoldRecord, 
         .filter(account::Column::Id.eq(new.account.0))
         .exec(tx.db())
         .await?;
-    let model = hold::ActiveModel {
-        account_id: Set(new.account.0),
-        kind: Set(new.kind.as_str().to_owned()),
-        amount_fen: Set(amount.fen()),
-        remaining_fen: Set(now.fen()),
-        waiting_fen: Set(waiting.fen()),
-        status: Set(HoldStatus::Active.as_str().to_owned()),
-        case_no: Set(new.case_no),
-        court_id: Set(new.court.map(|c| c.0)),
-        priority: Set(new.priority),
-        order_id: Set(new.order.map(|o| o.0)),
-        reason: Set(new.reason),
-        expires_at_us: Set(new.expires_at.map(|t| t.0)),
-        created_at_us: Set(tx.now.0),
-        ..Default::default()
-    }
-    .insert(tx.db())
-    .await?;
-    HoldRecord::try_from(model)
+    insert(tx, new, amount, waiting).await
 }
 
 /// Money arrived in an account with queued freezes: freezes what is now available, for the
