@@ -1,11 +1,14 @@
-//! CSV downloads of the regulator reports (docs/domain.md: "Exportable (CSV) and queryable by time
-//! range, region, industry, merchant"; streamed, opening with a UTF-8 byte order mark and the
-//! column names so that Excel and WPS open them as a table, and closing with a watermark naming
-//! the requesting principal, the time and a report id that is itself logged — the form is
-//! `lvyue_domain::report::render_csv`'s):
+//! CSV and Excel downloads of the regulator reports (docs/domain.md: "Exportable (CSV) and
+//! queryable by time range, region, industry, merchant"). A CSV is streamed, opening with a
+//! UTF-8 byte order mark and the column names so that Excel and WPS open it as a table, and
+//! closing with a watermark naming the requesting principal, the time and a report id that is
+//! itself logged (`lvyue_domain::report::render_csv`). A workbook (`.xlsx`) has the same rows,
+//! amounts as numbers, and the watermark in its document properties and printed footer
+//! (`lvyue_domain::report::render_xlsx`):
 //!
 //! ```text
 //! GET /reports/<kind>.csv?from=2026-03-01&to=2026-04-01&industry=DRIVING_SCHOOL&regionPrefix=3201
+//! GET /reports/<kind>.xlsx?…
 //! Authorization: Bearer <JWT>
 //! ```
 //!
@@ -68,6 +71,31 @@ enum Kind {
     VoucherInventory,
 }
 
+/// What a download is rendered as, by the file name's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileFormat {
+    /// Streamed, line by line.
+    Csv,
+    /// An Excel workbook, rendered whole (the rows are bounded by the domain) then sent.
+    Xlsx,
+}
+
+impl FileFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Xlsx => "xlsx",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "text/csv; charset=utf-8",
+            FileFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+}
+
 impl Kind {
     const ALL: [Kind; 6] = [
         Kind::FundFlows,
@@ -89,10 +117,17 @@ impl Kind {
         }
     }
 
-    /// `fund-flows.csv` → fund flows.
-    fn from_file(file: &str) -> Option<Kind> {
-        let slug = file.strip_suffix(".csv")?;
-        Kind::ALL.into_iter().find(|k| k.slug() == slug)
+    /// `fund-flows.csv` → fund flows as CSV; `fund-flows.xlsx` → as a workbook.
+    fn from_file(file: &str) -> Option<(Kind, FileFormat)> {
+        let (slug, format) = match file.rsplit_once('.')? {
+            (slug, "csv") => (slug, FileFormat::Csv),
+            (slug, "xlsx") => (slug, FileFormat::Xlsx),
+            _ => return None,
+        };
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.slug() == slug)
+            .map(|k| (k, format))
     }
 
     fn report_kind(self) -> ReportKind {
@@ -125,6 +160,7 @@ pub(super) struct CsvParams {
 #[derive(Debug, Clone)]
 struct Request {
     kind: Kind,
+    format: FileFormat,
     /// `None` for the voucher inventory (as it stands now).
     period: Option<Period>,
     filter: ReportFilter,
@@ -176,7 +212,7 @@ fn instant(field: &'static str, s: &str) -> Result<Timestamp, DomainError> {
     ))
 }
 
-fn parse(kind: Kind, p: CsvParams) -> Result<Request, DomainError> {
+fn parse(kind: Kind, format: FileFormat, p: CsvParams) -> Result<Request, DomainError> {
     let not_here = |field: &'static str| {
         DomainError::invalid(
             field,
@@ -256,6 +292,7 @@ fn parse(kind: Kind, p: CsvParams) -> Result<Request, DomainError> {
     };
     Ok(Request {
         kind,
+        format,
         period,
         filter,
         group_by,
@@ -328,10 +365,10 @@ pub(super) async fn download(
         Ok(p) => p,
         Err(e) => return super::graphql::refuse_domain(&state, &e),
     };
-    let Some(kind) = Kind::from_file(&file) else {
+    let Some((kind, format)) = Kind::from_file(&file) else {
         let known: Vec<String> = Kind::ALL
             .iter()
-            .map(|k| format!("{}.csv", k.slug()))
+            .map(|k| format!("{}.csv (or .xlsx)", k.slug()))
             .collect();
         return refuse(
             &state,
@@ -351,7 +388,7 @@ pub(super) async fn download(
             );
         }
     };
-    let request = match parse(kind, params) {
+    let request = match parse(kind, format, params) {
         Ok(r) => r,
         Err(e) => return domain_error(&state, e),
     };
@@ -376,21 +413,22 @@ pub(super) async fn download(
         Ok(b) => b,
         Err(e) => return domain_error(&state, e),
     };
-    csv_response(kind, &run, body)
+    file_response(kind, format, &run, body)
 }
 
-fn csv_response(kind: Kind, run: &ReportRun, body: Body) -> Response {
+fn file_response(kind: Kind, format: FileFormat, run: &ReportRun, body: Body) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
+        HeaderValue::from_static(format.content_type()),
     );
     // The file name is ours (slug and id), never input: always a valid header value.
     let disposition = format!(
-        "attachment; filename=\"lvyue-{}-{}.csv\"",
+        "attachment; filename=\"lvyue-{}-{}.{}\"",
         kind.slug(),
-        run.id
+        run.id,
+        format.extension()
     );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -506,7 +544,25 @@ async fn deliver<R: CsvReport + Send + 'static>(
     if super::access::supervised(p) {
         record_rows(state, p, req, &run, &report).await?;
     }
-    stream(run, report, permit)
+    match req.format {
+        FileFormat::Csv => stream(run, report, permit),
+        FileFormat::Xlsx => workbook(run, report, permit).await,
+    }
+}
+
+/// The body of a report as a workbook, rendered on a blocking thread.
+async fn workbook<R: CsvReport + Send + 'static>(
+    run: ReportRun,
+    report: R,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Body, DomainError> {
+    let bytes = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        dreport::render_xlsx(&run, &report)
+    })
+    .await
+    .map_err(|e| DomainError::Internal(format!("rendering a workbook: {e}")))??;
+    Ok(Body::from(bytes))
 }
 
 /// Records what a download carries; a long report takes several records (each within the
@@ -543,7 +599,12 @@ async fn record_rows<R: CsvReport>(
         format!("rows {rows}"),
         format!("rows sha256 {}", hex::encode(digest.finalize())),
     ];
-    let asked = vec![format!("{}.csv {}", req.kind.slug(), req.params())];
+    let asked = vec![format!(
+        "{}.{} {}",
+        req.kind.slug(),
+        req.format.extension(),
+        req.params()
+    )];
     let parties: Vec<String> = parties.into_iter().collect();
     let orders: Vec<OrderId> = orders.into_iter().collect();
     let mut party_chunks = parties.chunks(MAX_OBJECTS - head.len());
@@ -632,7 +693,14 @@ mod tests {
     #[test]
     fn kinds_are_named_by_their_files() {
         for k in Kind::ALL {
-            assert_eq!(Kind::from_file(&format!("{}.csv", k.slug())), Some(k));
+            assert_eq!(
+                Kind::from_file(&format!("{}.csv", k.slug())),
+                Some((k, FileFormat::Csv))
+            );
+            assert_eq!(
+                Kind::from_file(&format!("{}.xlsx", k.slug())),
+                Some((k, FileFormat::Xlsx))
+            );
         }
         assert_eq!(Kind::from_file("fund-flows"), None);
         assert_eq!(Kind::from_file("fund-flows.json"), None);
@@ -643,6 +711,7 @@ mod tests {
     fn dates_and_times_both_make_a_period() {
         let r = parse(
             Kind::FundFlows,
+            FileFormat::Csv,
             params("from=2026-03-01&to=2026-03-02T00:00:00%2B08:00&groupBy=day,MERCHANT,day"),
         )
         .unwrap();
@@ -681,10 +750,15 @@ mod tests {
             (Kind::VoucherInventory, "from=2026-03-01"),
         ];
         for (kind, q) in bad {
-            let e = parse(kind, params(q)).unwrap_err();
+            let e = parse(kind, FileFormat::Csv, params(q)).unwrap_err();
             assert_eq!(e.code(), ErrorCode::Validation, "{q}: {e}");
         }
-        let ok = parse(Kind::VoucherInventory, params("scheme=sch_1")).unwrap();
+        let ok = parse(
+            Kind::VoucherInventory,
+            FileFormat::Xlsx,
+            params("scheme=sch_1"),
+        )
+        .unwrap();
         assert!(ok.period.is_none());
     }
 

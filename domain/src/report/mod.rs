@@ -1,9 +1,10 @@
-//! Regulator reports (docs/domain.md, "What regulators ask for"; docs/domain.md, "What regulators ask for"): fund flows,
-//! balances by merchant, daily and quarter-end snapshots, collected vs released by scheme and
+//! Regulator reports (docs/domain.md, "What regulators ask for"): fund flows, balances by
+//! merchant, daily and quarter-end snapshots, collected vs released by scheme and
 //! milestone, the refund SLA, and the voucher inventory.
 //!
 //! Each report is one function of `(db, principal, period, filter)` that returns typed rows, so
-//! the API exposes it 1:1 in GraphQL and, through [`render_csv`], as a streamed CSV download.
+//! the API exposes it 1:1 in GraphQL and, through [`render_csv`] and [`render_xlsx`], as a CSV or
+//! Excel download.
 //! Scoping is the one of [`crate::queries::order_scope`], applied in SQL: a regulator sees the
 //! orders of its regions and industries, a merchant its own, the bank all; payers and courts
 //! get no reports.
@@ -29,7 +30,7 @@ mod vouchers;
 pub use balances::{
     BalanceRow, MerchantBalances, SnapshotFrequency, SnapshotRow, Snapshots, balances, snapshots,
 };
-pub use export::{BOM, CsvReport, render_csv};
+pub use export::{BOM, CsvReport, render_csv, render_xlsx};
 pub use flows::{FlowDimension, FlowQuery, FlowRow, FlowTotals, FundFlows, fund_flows};
 pub use milestones::{MilestoneLine, MilestoneReleases, SchemeReleases, releases_by_milestone};
 pub use refund_sla::{RefundSla, RefundSlaLine, RefundSlaSummary, refund_sla};

@@ -463,3 +463,105 @@ async fn a_downloaded_report_opens_as_a_table_in_a_spreadsheet() {
     let sent = String::from_utf8(body.to_vec()).unwrap();
     assert_eq!(rows.len(), sent.lines().count(), "one row per line sent");
 }
+
+/// The same report as a workbook: LibreOffice (headless) opens it and finds the CSV's rows,
+/// amounts as numbers shown with two decimals; the watermark is in the document properties and
+/// the printed footer. Runs where `soffice` is installed, as above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downloaded_workbook_has_the_csv_rows_and_the_watermark() {
+    let required = std::env::var_os("LVYUE_TEST_SPREADSHEET").is_some();
+    let soffice = std::process::Command::new("soffice")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !soffice {
+        assert!(
+            !required,
+            "LVYUE_TEST_SPREADSHEET is set but soffice does not run"
+        );
+        eprintln!("skipped: soffice (LibreOffice) is not installed");
+        return;
+    }
+    let Some(f) = fixture(Backend::Sqlite).await else {
+        return;
+    };
+    let get = |path: &str| {
+        let req = f
+            .srv
+            .client
+            .get(f.srv.url(path))
+            .bearer_auth(f.srv.token(&bank()));
+        async move { req.send().await.unwrap() }
+    };
+    let query = "?from=2026-03-02&to=2026-03-06";
+    let csv = get(&format!("/reports/merchant-balances.csv{query}")).await;
+    let csv = String::from_utf8(csv.bytes().await.unwrap().to_vec()).unwrap();
+    let resp = get(&format!("/reports/merchant-balances.xlsx{query}")).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let id = resp.headers()["x-lvyue-report-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let disposition = resp.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.ends_with(&format!("{id}.xlsx\"")),
+        "{disposition}"
+    );
+    let body = resp.bytes().await.unwrap();
+
+    // The watermark, in the properties and in the footer.
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(body.to_vec())).unwrap();
+    let part = |zip: &mut zip::ZipArchive<_>, name: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut text).unwrap();
+        text
+    };
+    let mark = format!("lvyue report BALANCES id={id} by=");
+    assert!(part(&mut zip, "docProps/core.xml").contains(&mark));
+    assert!(part(&mut zip, "xl/worksheets/sheet1.xml").contains(&mark));
+
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reports");
+    let out = dir.join("opened-xlsx");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = dir.join("merchant-balances.xlsx");
+    std::fs::write(&file, &body).unwrap();
+    let converted = out.join("merchant-balances.csv");
+    let _ = std::fs::remove_file(&converted);
+    let profile = tempfile::tempdir().unwrap();
+    let status = tokio::process::Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.path().display()
+        ))
+        .args([
+            "--headless",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76",
+        ])
+        .arg("--outdir")
+        .arg(&out)
+        .arg(&file)
+        .status()
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "soffice could not open {}",
+        file.display()
+    );
+    let opened = std::fs::read_to_string(&converted).unwrap();
+    let unquoted = |s: &str| s.replace('"', "");
+    let from_workbook: Vec<String> = opened.lines().map(unquoted).collect();
+    let from_csv: Vec<String> = csv
+        .trim_start_matches(lvyue_domain::report::BOM)
+        .lines()
+        .filter(|l| !l.starts_with("# lvyue report"))
+        .map(unquoted)
+        .collect();
+    assert!(from_csv.len() > 1, "{csv}");
+    assert_eq!(from_workbook, from_csv, "the workbook has the CSV's rows");
+}
