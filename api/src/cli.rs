@@ -231,9 +231,13 @@ async fn audit(config: Config, json: bool) -> anyhow::Result<ExitCode> {
         );
         None
     };
-    let report = lvyue_domain::audit::audit(&db, vkey.as_ref())
-        .await
-        .context("audit could not read the database (run `lvyue migrate` first?)")?;
+    let bar = crate::progress::steps("audit");
+    let report =
+        lvyue_domain::audit::audit_observed(&db, vkey.as_ref(), &|step| bar.set_message(step))
+            .await
+            .context("audit could not read the database (run `lvyue migrate` first?)");
+    bar.finish_and_clear();
+    let report = report?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -277,7 +281,14 @@ async fn reindex(config: Config) -> anyhow::Result<ExitCode> {
             .await
             .context("opening the search index failed")??
     };
-    let rebuilt = indexer.rebuild(&db).await;
+    let bar = crate::progress::counter(0, "events indexed");
+    let rebuilt = indexer
+        .rebuild_observed(&db, &|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await;
+    bar.finish_and_clear();
     indexer.close().await;
     let r = rebuilt.context("the rebuild failed; the previous index is unchanged")?;
     println!(

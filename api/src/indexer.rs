@@ -171,7 +171,7 @@ impl Indexer {
                 log_size,
                 "the search index covers more events than the log holds (was the database replaced?); rebuilding it"
             );
-            let r = self.rebuild_in_turn(db).await?;
+            let r = self.rebuild_in_turn(db, &|_, _| {}).await?;
             return Ok(PassReport {
                 events: r.events,
                 indexed_through: r.indexed_through,
@@ -226,13 +226,30 @@ impl Indexer {
     /// # Errors
     /// Database or index failure; the old index is kept then.
     pub async fn rebuild(&self, db: &DatabaseConnection) -> anyhow::Result<RebuildReport> {
-        let _turn = self.turn.lock().await;
-        self.rebuild_in_turn(db).await
+        self.rebuild_observed(db, &|_, _| {}).await
     }
 
-    async fn rebuild_in_turn(&self, db: &DatabaseConnection) -> anyhow::Result<RebuildReport> {
+    /// [`rebuild`](Self::rebuild), telling `progress` after each batch how many events of how
+    /// many are indexed.
+    ///
+    /// # Errors
+    /// As [`rebuild`](Self::rebuild).
+    pub async fn rebuild_observed(
+        &self,
+        db: &DatabaseConnection,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> anyhow::Result<RebuildReport> {
+        let _turn = self.turn.lock().await;
+        self.rebuild_in_turn(db, progress).await
+    }
+
+    async fn rebuild_in_turn(
+        &self,
+        db: &DatabaseConnection,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> anyhow::Result<RebuildReport> {
         self.with_writer(|w| w.clear()).await?;
-        let rebuilt = self.refill(db).await;
+        let rebuilt = self.refill(db, progress).await;
         match rebuilt {
             Ok(mut report) => {
                 self.indexed_through
@@ -249,7 +266,11 @@ impl Indexer {
         }
     }
 
-    async fn refill(&self, db: &DatabaseConnection) -> anyhow::Result<RebuildReport> {
+    async fn refill(
+        &self,
+        db: &DatabaseConnection,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> anyhow::Result<RebuildReport> {
         let target = log_size(db).await?;
         let mut seen = Seen::default();
         let mut report = RebuildReport::default();
@@ -266,6 +287,7 @@ impl Indexer {
             let docs = batch.docs;
             report.refused += self.with_writer(move |w| upsert_all(w, &docs)).await?;
             from = batch.through;
+            progress(from, target.max(from));
         }
         self.with_writer(move |w| w.commit(from)).await?;
         report.indexed_through = from;

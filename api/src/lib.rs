@@ -34,6 +34,7 @@ pub mod indexer;
 pub mod keys;
 pub mod metrics;
 pub mod notary;
+pub mod progress;
 pub mod rate_limit;
 pub mod recorder;
 pub mod server;

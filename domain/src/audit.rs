@@ -59,13 +59,30 @@ pub async fn audit(
     db: &DatabaseConnection,
     key: Option<&VerifierKey>,
 ) -> Result<AuditReport, DomainError> {
+    audit_observed(db, key, &|_| {}).await
+}
+
+/// [`audit`], naming each part to `step` as it begins (`ledger`, `events`, `checkpoints`,
+/// `orders`), for a long audit to show where it is.
+///
+/// # Errors
+/// As [`audit`].
+pub async fn audit_observed(
+    db: &DatabaseConnection,
+    key: Option<&VerifierKey>,
+    step: &(dyn Fn(&'static str) + Sync),
+) -> Result<AuditReport, DomainError> {
     let txn = db.begin().await?;
     let mut report = AuditReport::default();
+    step("ledger: balances, entries and holds");
     audit_ledger(&txn, &mut report).await?;
+    step("events: canonical bytes and leaf hashes");
     let leaves = audit_events(&txn, &mut report).await?;
     if let Some(key) = key {
+        step("checkpoints: signatures and roots");
         audit_checkpoints(&txn, key, leaves, &mut report).await?;
     }
+    step("orders: money against milestones");
     audit_orders(&txn, &mut report).await?;
     txn.commit().await?;
     Ok(report)

@@ -210,3 +210,44 @@ async fn lvyue_serve_answers_and_stops_cleanly_on_sigterm() {
     assert!(logs.contains("server stopped"), "{logs}");
     assert!(!logs.contains("Bearer"), "no token in the logs");
 }
+
+/// A long task shows where it is on a terminal and nothing when its output is piped: `lvyue
+/// audit` under a pseudo-terminal (`script`, util-linux) names its steps on standard error;
+/// piped, its standard error has none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_drawn_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [("LVYUE_DATA_DIR", data.to_str().unwrap())];
+    assert!(run_lvyue(&["migrate"], &env).await.status.success());
+    let piped = run_lvyue(&["audit"], &env).await;
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("audit: ledger"), "{stderr}");
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped the terminal half: `script` (util-linux) is not installed");
+        return;
+    }
+    let typed = tokio::process::Command::new("script")
+        .args(["-qfec"])
+        .arg(format!(
+            "{} audit",
+            crate::harness::lvyue_binary().display()
+        ))
+        .arg("/dev/null")
+        .env_clear()
+        .env("LVYUE_DATA_DIR", &data)
+        .env("LVYUE_LOG", "warn")
+        .env("TERM", "xterm")
+        .output()
+        .await
+        .unwrap();
+    let seen = String::from_utf8_lossy(&typed.stdout);
+    assert!(typed.status.success(), "{seen}");
+    assert!(seen.contains("audit: ledger"), "{seen}");
+    assert!(seen.contains("clean"), "{seen}");
+}

@@ -570,8 +570,10 @@ impl Builder {
         let agri_set = self.agri(&agriculture).await?;
 
         let days = if small { 12 } else { HISTORY_DAYS };
+        let bar = crate::progress::counter(u64::try_from(days).unwrap_or(0), "days of history");
         let mut first_learner = None;
         for day in 0..days {
+            bar.inc(1);
             // New learners: one or two a day, somewhere.
             for _ in 0..if small { 1 } else { self.rng.gen_range(1..=2) } {
                 let city = if day == 0 {
@@ -671,6 +673,7 @@ impl Builder {
             }
             self.next_day().await?;
         }
+        bar.finish_and_clear();
         let (merchant, payer) = first_learner.context("no Nanjing learner in the demo")?;
         self.court_case(court, merchant).await?;
         self.blocking_list(schools[1].0.merchants[2]).await?;
