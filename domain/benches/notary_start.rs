@@ -189,7 +189,15 @@ async fn fill(db: &DatabaseConnection, tree: &mut Tree, from: u64, to: u64) {
     });
     let mut txn = db.begin().await.expect("begin");
     let mut statements = 0;
+    // Drawn only on a terminal: the bench's printed figures are what it reports.
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(to - from)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_message("events written");
     while let Some((rows, leaves)) = rx.recv().await {
+        bar.inc(rows.len() as u64);
         event::Entity::insert_many(rows)
             .exec(&txn)
             .await
@@ -203,6 +211,7 @@ async fn fill(db: &DatabaseConnection, tree: &mut Tree, from: u64, to: u64) {
             txn = db.begin().await.expect("begin");
         }
     }
+    bar.finish_and_clear();
     let last_at = start_time().plus_seconds(((to - 1) / EVENTS_PER_ORDER) as i64);
     log_head::Entity::update(log_head::ActiveModel {
         id: Set(1),

@@ -368,6 +368,7 @@ async fn load(escrow: &Escrow, n: usize) -> Principals {
     let tenth = (n / 10).max(ORDERS_PER_TX);
     let mut tenth_start = (0usize, Instant::now());
     let mut tenth_rates = Vec::new();
+    let bar = lvyue_api::progress::counter(n as u64, "orders loaded");
     while opened < n {
         let size = ORDERS_PER_TX.min(n - opened);
         let orders = (0..size)
@@ -398,13 +399,15 @@ async fn load(escrow: &Escrow, n: usize) -> Principals {
             .execute(&bank, None, &OpenAndCollect { orders })
             .await
             .expect("open and collect");
+        bar.set_position(opened as u64);
         if opened - tenth_start.0 >= tenth || opened == n {
             let rate = (opened - tenth_start.0) as f64 / tenth_start.1.elapsed().as_secs_f64();
-            eprintln!("  loaded {opened} of {n} orders ({rate:.0}/s lately)");
+            bar.suspend(|| eprintln!("  loaded {opened} of {n} orders ({rate:.0}/s lately)"));
             tenth_rates.push(rate);
             tenth_start = (opened, Instant::now());
         }
     }
+    bar.finish_and_clear();
     let secs = t.elapsed().as_secs_f64();
     println!(
         "  load: {opened} orders opened and paid in {secs:.1} s = {:.0} orders/s \
