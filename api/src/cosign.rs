@@ -4,9 +4,10 @@
 //! checkpoint. `/checkpoint`, `checkpoint { cosignatures }` and evidence bundles carry them.
 //!
 //! A witness that answers "inconsistent" (422) says this log forked: that is a CRITICAL alert
-//! for the bank, never retried quietly.
+//! for the bank, and the witness is not asked again until the node restarts (an operator must
+//! look first; asking every interval would only write an alarm event each time).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub struct Witnesses {
     client: reqwest::Client,
     /// Witness label → the size it last cosigned, as its last answer said.
     sizes: Mutex<HashMap<String, u64>>,
+    /// Witnesses that refused a checkpoint as a fork: not asked again in this run (an
+    /// operator must look first), and the alarm is raised once.
+    refused: Mutex<HashSet<String>>,
 }
 
 /// Why one submission did not bring a cosignature.
@@ -52,6 +56,7 @@ impl Witnesses {
                 .timeout(WITNESS_TIMEOUT)
                 .build()?,
             sizes: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashSet::new()),
         })
     }
 
@@ -89,10 +94,11 @@ impl Witnesses {
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), lvyue_domain::DomainError> {
         let done = dlog::cosigners_at(escrow.db(), checkpoint.size).await?;
+        let refused = self.refused.lock().map(|r| r.clone()).unwrap_or_default();
         let asks = self
             .endpoints
             .iter()
-            .filter(|w| !done.contains(&w.key.label()))
+            .filter(|w| !done.contains(&w.key.label()) && !refused.contains(&w.key.label()))
             .map(|w| async move { (w, self.submit(w, log, checkpoint).await) });
         for (w, answer) in futures_util::future::join_all(asks).await {
             match answer {
@@ -109,6 +115,9 @@ impl Witnesses {
                 }
                 Err(Missed::Ahead(_)) => {}
                 Err(Missed::Forked(reason)) => {
+                    if let Ok(mut r) = self.refused.lock() {
+                        r.insert(w.key.label());
+                    }
                     tracing::error!(severity = "CRITICAL", witness = %w.url, reason = %reason, "a witness refused this log's checkpoint as a fork");
                     escrow
                         .execute(
