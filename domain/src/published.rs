@@ -163,9 +163,13 @@ impl PublishedCheckpoint {
 /// # Errors
 /// The directory or file cannot be created, written or synced.
 pub fn write_replacing(path: &Path, text: &str) -> std::io::Result<()> {
+    // A name of its own per write: two writers (a node stopping while its successor starts)
+    // must not rename each other's file away.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
