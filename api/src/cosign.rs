@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use lvyue_domain::Escrow;
@@ -33,6 +34,9 @@ pub struct Witnesses {
     /// Witnesses that refused a checkpoint as a fork: not asked again in this run (an
     /// operator must look first), and the alarm is raised once.
     refused: Mutex<HashSet<String>>,
+    /// The largest checkpoint size every witness has cosigned: the follower offers the same
+    /// checkpoint on every pass, and this spares the database the question.
+    all_cosigned: AtomicU64,
 }
 
 /// Why one submission did not bring a cosignature.
@@ -57,6 +61,7 @@ impl Witnesses {
                 .build()?,
             sizes: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashSet::new()),
+            all_cosigned: AtomicU64::new(0),
         })
     }
 
@@ -73,9 +78,6 @@ impl Witnesses {
         escrow: &Escrow,
         log: &TransparencyLog,
     ) -> Result<(), lvyue_domain::DomainError> {
-        if self.is_empty() {
-            return Ok(());
-        }
         if let Some(c) = dlog::latest_checkpoint(escrow.db()).await? {
             self.cosign(escrow, log, &c).await?;
         }
@@ -93,7 +95,11 @@ impl Witnesses {
         log: &TransparencyLog,
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), lvyue_domain::DomainError> {
+        if self.is_empty() || checkpoint.size <= self.all_cosigned.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let done = dlog::cosigners_at(escrow.db(), checkpoint.size).await?;
+        let mut cosigned = done.len();
         let refused = self.refused.lock().map(|r| r.clone()).unwrap_or_default();
         let asks = self
             .endpoints
@@ -112,6 +118,7 @@ impl Witnesses {
                         escrow.clock().now(),
                     )
                     .await?;
+                    cosigned += 1;
                 }
                 Err(Missed::Ahead(_)) => {}
                 Err(Missed::Forked(reason)) => {
@@ -134,6 +141,10 @@ impl Witnesses {
                     tracing::warn!(witness = %w.url, reason = %reason, "no cosignature from a witness; trying again with the next checkpoint");
                 }
             }
+        }
+        if cosigned == self.endpoints.len() {
+            self.all_cosigned
+                .fetch_max(checkpoint.size, Ordering::Relaxed);
         }
         Ok(())
     }

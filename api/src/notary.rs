@@ -14,7 +14,7 @@ use sea_orm::EntityTrait;
 
 use lvyue_domain::Escrow;
 use lvyue_domain::alert::AlertKind;
-use lvyue_domain::log::TransparencyLog;
+use lvyue_domain::log::{StoredCheckpoint, TransparencyLog};
 use lvyue_domain::published::ReportLogAlarm;
 use lvyue_notary::SigningKey;
 
@@ -43,6 +43,25 @@ pub fn load_or_create_key(config: &Config) -> anyhow::Result<SigningKey> {
 /// # Errors
 /// As [`load_or_create_key`].
 pub fn read_key(path: &Path, origin: &str) -> anyhow::Result<SigningKey> {
+    let text = read_private(path)?;
+    let key = SigningKey::parse(text.trim())
+        .map_err(|e| anyhow::anyhow!("{} holds no notary key: {e}", path.display()))?;
+    if key.name() != origin {
+        bail!(
+            "the notary key in {} is for log {:?}, but this node is configured for {:?}",
+            path.display(),
+            key.name(),
+            origin
+        );
+    }
+    Ok(key)
+}
+
+/// Reads a secret file, refusing one that other users may read.
+///
+/// # Errors
+/// The file cannot be read, or its mode lets others read it.
+pub fn read_private(path: &Path) -> anyhow::Result<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -57,19 +76,7 @@ pub fn read_key(path: &Path, origin: &str) -> anyhow::Result<SigningKey> {
             );
         }
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let key = SigningKey::parse(text.trim())
-        .map_err(|e| anyhow::anyhow!("{} holds no notary key: {e}", path.display()))?;
-    if key.name() != origin {
-        bail!(
-            "the notary key in {} is for log {:?}, but this node is configured for {:?}",
-            path.display(),
-            key.name(),
-            origin
-        );
-    }
-    Ok(key)
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Writes a new file readable only by its owner; refuses to overwrite.
@@ -110,7 +117,8 @@ pub async fn follow(
     let mut last_failure = None;
     loop {
         let signed = match step(&escrow, &log, &metrics).await {
-            Ok(()) => witnesses.cosign_latest(&escrow, &log).await,
+            Ok(Some(c)) => witnesses.cosign(&escrow, &log, &c).await,
+            Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
         match signed {
@@ -138,9 +146,9 @@ pub async fn follow(
     }
 }
 
-/// One sync and checkpoint. A node that has stopped signing (its database disagrees with a
-/// checkpoint it published) reports it, once per run, as a CRITICAL alert and on
-/// `lvyue_notary_halted`.
+/// One sync and checkpoint; returns the newest stored checkpoint. A node that has stopped
+/// signing (its database disagrees with a checkpoint it published) reports it, once per run,
+/// as a CRITICAL alert and on `lvyue_notary_halted`.
 ///
 /// # Errors
 /// Database errors; [`DomainError::LogHalted`](lvyue_domain::DomainError::LogHalted).
@@ -148,7 +156,7 @@ pub async fn step(
     escrow: &Escrow,
     log: &TransparencyLog,
     metrics: &Metrics,
-) -> Result<(), lvyue_domain::DomainError> {
+) -> Result<Option<StoredCheckpoint>, lvyue_domain::DomainError> {
     log.sync(escrow.db()).await?;
     let signed = log.checkpoint(escrow.db(), escrow.clock().now()).await;
     if let Some(reason) = log.halted() {
@@ -167,12 +175,13 @@ pub async fn step(
             metrics.notary_halted.set(1);
         }
     }
-    if let Some(c) = signed? {
+    let signed = signed?;
+    if let Some(c) = &signed {
         metrics
             .checkpoint_size
             .set(i64::try_from(c.size).unwrap_or(i64::MAX));
     }
-    Ok(())
+    Ok(signed)
 }
 
 /// Readiness: the node signs (it has not halted on a disagreement with what it published), and

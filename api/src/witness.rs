@@ -77,8 +77,7 @@ impl Witness {
     pub fn open(dir: &Path, name: Option<&str>, logs: &[String]) -> anyhow::Result<Witness> {
         let key_path = dir.join(KEY_FILE);
         let cosigner = if key_path.exists() {
-            let text = std::fs::read_to_string(&key_path)
-                .with_context(|| format!("cannot read {}", key_path.display()))?;
+            let text = crate::notary::read_private(&key_path)?;
             let key = Cosigner::parse(text.trim())
                 .map_err(|e| anyhow::anyhow!("{} holds no witness key: {e}", key_path.display()))?;
             if name.is_some_and(|n| n != key.name()) {

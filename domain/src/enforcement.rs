@@ -29,8 +29,8 @@ use crate::error::{DomainError, DomainResult};
 use crate::event::NewEvent;
 use crate::ids::{AccountId, HoldId, OrderId, PartyId};
 use crate::ledger::{
-    AccountKind, AccountRecord, HoldKind, HoldRecord, HoldStatus, NewHold, get_account,
-    place_queued_hold,
+    AccountKind, AccountRecord, HoldKind, HoldRecord, HoldStatus, NewHold, active_holds,
+    get_account, place_queued_hold,
 };
 use crate::money::Money;
 use crate::party::{PartyKind, PartyRecord};
@@ -170,20 +170,10 @@ async fn with_holds<C: ConnectionTrait>(
     account: AccountRecord,
     order: Option<OrderId>,
 ) -> DomainResult<DebtorAccount> {
-    let holds = hold::Entity::find()
-        .filter(hold::Column::AccountId.eq(account.id.0))
-        .filter(hold::Column::Status.eq(HoldStatus::Active.as_str()))
-        .order_by_desc(hold::Column::Priority)
-        .order_by_asc(hold::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(HoldRecord::try_from)
-        .collect::<DomainResult<_>>()?;
     Ok(DebtorAccount {
+        holds: active_holds(db, account.id).await?,
         account,
         order,
-        holds,
     })
 }
 
@@ -406,19 +396,13 @@ pub async fn freezes_of_case<C: ConnectionTrait>(
     case_no: &str,
     account: AccountId,
 ) -> DomainResult<Vec<HoldRecord>> {
-    hold::Entity::find()
-        .filter(hold::Column::AccountId.eq(account.0))
-        .filter(hold::Column::CourtId.eq(court.0))
-        .filter(hold::Column::CaseNo.eq(case_no))
-        .filter(hold::Column::Kind.eq(HoldKind::CourtFreeze.as_str()))
-        .filter(hold::Column::Status.eq(HoldStatus::Active.as_str()))
-        .order_by_desc(hold::Column::Priority)
-        .order_by_asc(hold::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(HoldRecord::try_from)
-        .collect()
+    let mut holds = active_holds(db, account).await?;
+    holds.retain(|h| {
+        h.kind == HoldKind::CourtFreeze
+            && h.court == Some(court)
+            && h.case_no.as_deref() == Some(case_no)
+    });
+    Ok(holds)
 }
 
 /// Deducts under a case number from a debtor's account (扣划), to the court's account: from

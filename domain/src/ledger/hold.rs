@@ -216,27 +216,25 @@ pub(super) async fn top_up(tx: &Tx<'_>, account_id: AccountId) -> Result<(), Dom
     if free == 0 || acc.waiting.is_zero() {
         return Ok(());
     }
-    let waiting = hold::Entity::find()
-        .filter(hold::Column::AccountId.eq(account_id.0))
-        .filter(hold::Column::Status.eq(HoldStatus::Active.as_str()))
-        .filter(hold::Column::WaitingFen.gt(0))
-        .order_by_desc(hold::Column::Priority)
-        .order_by_asc(hold::Column::Id)
-        .all(tx.db())
-        .await?;
     let mut frozen = 0;
-    for h in waiting {
+    for h in active_holds(tx.db(), account_id).await? {
         if free == 0 {
             break;
         }
-        let take = Ord::min(h.waiting_fen, free);
+        let take = Ord::min(h.waiting.fen(), free);
+        if take == 0 {
+            continue;
+        }
         hold::Entity::update_many()
             .col_expr(
                 hold::Column::RemainingFen,
-                Expr::value(h.remaining_fen + take),
+                Expr::value(h.remaining.fen() + take),
             )
-            .col_expr(hold::Column::WaitingFen, Expr::value(h.waiting_fen - take))
-            .filter(hold::Column::Id.eq(h.id))
+            .col_expr(
+                hold::Column::WaitingFen,
+                Expr::value(h.waiting.fen() - take),
+            )
+            .filter(hold::Column::Id.eq(h.id.0))
             .exec(tx.db())
             .await?;
         free -= take;
@@ -255,6 +253,27 @@ pub(super) async fn top_up(tx: &Tx<'_>, account_id: AccountId) -> Result<(), Dom
         .exec(tx.db())
         .await?;
     Ok(())
+}
+
+/// The active holds on an account in rank order — higher priority first, then older first —
+/// the order in which queued freezes are filled and deductions paid.
+///
+/// # Errors
+/// Database errors.
+pub async fn active_holds<C: ConnectionTrait>(
+    db: &C,
+    account: AccountId,
+) -> Result<Vec<HoldRecord>, DomainError> {
+    hold::Entity::find()
+        .filter(hold::Column::AccountId.eq(account.0))
+        .filter(hold::Column::Status.eq(HoldStatus::Active.as_str()))
+        .order_by_desc(hold::Column::Priority)
+        .order_by_asc(hold::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(HoldRecord::try_from)
+        .collect()
 }
 
 /// # Errors

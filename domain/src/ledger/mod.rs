@@ -37,7 +37,7 @@ pub use entry::{
     transfer,
 };
 pub use hold::{
-    HoldKind, HoldRecord, HoldStatus, NewHold, consume_hold, get_hold, place_hold,
+    HoldKind, HoldRecord, HoldStatus, NewHold, active_holds, consume_hold, get_hold, place_hold,
     place_queued_hold, release_hold,
 };
 pub use query::entries;
