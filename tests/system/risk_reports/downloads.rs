@@ -383,17 +383,7 @@ on_both!(downloads_are_rate_limited_like_graphql);
 /// and sets `LVYUE_TEST_SPREADSHEET`, which makes a missing `soffice` a failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_downloaded_report_opens_as_a_table_in_a_spreadsheet() {
-    let required = std::env::var_os("LVYUE_TEST_SPREADSHEET").is_some();
-    let soffice = std::process::Command::new("soffice")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !soffice {
-        assert!(
-            !required,
-            "LVYUE_TEST_SPREADSHEET is set but soffice does not run"
-        );
-        eprintln!("skipped: soffice (LibreOffice) is not installed");
+    if !soffice_runs() {
         return;
     }
     let Some(f) = fixture(Backend::Sqlite).await else {
@@ -417,34 +407,8 @@ async fn a_downloaded_report_opens_as_a_table_in_a_spreadsheet() {
     std::fs::create_dir_all(&out).unwrap();
     let file = dir.join("merchant-balances.csv");
     std::fs::write(&file, &body).unwrap();
-    // soffice can exit 0 without writing: a file left by an earlier run must not pass for it.
-    let converted = out.join("merchant-balances.csv");
-    let _ = std::fs::remove_file(&converted);
-
     // Opened as comma-separated, double-quoted UTF-8 text; saved back as such.
-    let profile = tempfile::tempdir().unwrap();
-    let status = tokio::process::Command::new("soffice")
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            profile.path().display()
-        ))
-        .args([
-            "--headless",
-            "--infilter=CSV:44,34,76",
-            "--convert-to",
-            "csv:Text - txt - csv (StarCalc):44,34,76",
-        ])
-        .arg("--outdir")
-        .arg(&out)
-        .arg(&file)
-        .status()
-        .await
-        .unwrap();
-    assert!(
-        status.success(),
-        "soffice could not open {}",
-        file.display()
-    );
+    let converted = open_as_csv(&file, &out, Some("CSV:44,34,76")).await;
     let opened = std::fs::read_to_string(&converted).unwrap();
     let rows: Vec<&str> = opened.lines().collect();
     assert!(
@@ -469,17 +433,7 @@ async fn a_downloaded_report_opens_as_a_table_in_a_spreadsheet() {
 /// the printed footer. Runs where `soffice` is installed, as above.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_downloaded_workbook_has_the_csv_rows_and_the_watermark() {
-    let required = std::env::var_os("LVYUE_TEST_SPREADSHEET").is_some();
-    let soffice = std::process::Command::new("soffice")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !soffice {
-        assert!(
-            !required,
-            "LVYUE_TEST_SPREADSHEET is set but soffice does not run"
-        );
-        eprintln!("skipped: soffice (LibreOffice) is not installed");
+    if !soffice_runs() {
         return;
     }
     let Some(f) = fixture(Backend::Sqlite).await else {
@@ -529,30 +483,7 @@ async fn a_downloaded_workbook_has_the_csv_rows_and_the_watermark() {
     std::fs::create_dir_all(&out).unwrap();
     let file = dir.join("merchant-balances.xlsx");
     std::fs::write(&file, &body).unwrap();
-    let converted = out.join("merchant-balances.csv");
-    let _ = std::fs::remove_file(&converted);
-    let profile = tempfile::tempdir().unwrap();
-    let status = tokio::process::Command::new("soffice")
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            profile.path().display()
-        ))
-        .args([
-            "--headless",
-            "--convert-to",
-            "csv:Text - txt - csv (StarCalc):44,34,76",
-        ])
-        .arg("--outdir")
-        .arg(&out)
-        .arg(&file)
-        .status()
-        .await
-        .unwrap();
-    assert!(
-        status.success(),
-        "soffice could not open {}",
-        file.display()
-    );
+    let converted = open_as_csv(&file, &out, None).await;
     let opened = std::fs::read_to_string(&converted).unwrap();
     let unquoted = |s: &str| s.replace('"', "");
     let from_workbook: Vec<String> = opened.lines().map(unquoted).collect();
@@ -564,4 +495,59 @@ async fn a_downloaded_workbook_has_the_csv_rows_and_the_watermark() {
         .collect();
     assert!(from_csv.len() > 1, "{csv}");
     assert_eq!(from_workbook, from_csv, "the workbook has the CSV's rows");
+}
+
+/// Whether LibreOffice runs here; where it does not, a spreadsheet test is skipped, unless
+/// `LVYUE_TEST_SPREADSHEET` is set (CI), when it fails.
+fn soffice_runs() -> bool {
+    let runs = std::process::Command::new("soffice")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !runs {
+        assert!(
+            std::env::var_os("LVYUE_TEST_SPREADSHEET").is_none(),
+            "LVYUE_TEST_SPREADSHEET is set but soffice does not run"
+        );
+        eprintln!("skipped: soffice (LibreOffice) is not installed");
+    }
+    runs
+}
+
+/// Opens `file` in headless LibreOffice (with the import filter `infilter`, if given) and saves
+/// it into `out` as comma-separated, double-quoted UTF-8 text; returns the path written.
+async fn open_as_csv(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    infilter: Option<&str>,
+) -> std::path::PathBuf {
+    let stem = file.file_stem().unwrap().to_str().unwrap();
+    let converted = out.join(format!("{stem}.csv"));
+    // soffice can exit 0 without writing: a file left by an earlier run must not pass for it.
+    let _ = std::fs::remove_file(&converted);
+    let profile = tempfile::tempdir().unwrap();
+    let mut soffice = tokio::process::Command::new("soffice");
+    soffice
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.path().display()
+        ))
+        .arg("--headless");
+    if let Some(filter) = infilter {
+        soffice.arg(format!("--infilter={filter}"));
+    }
+    let status = soffice
+        .args(["--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76"])
+        .arg("--outdir")
+        .arg(out)
+        .arg(file)
+        .status()
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "soffice could not open {}",
+        file.display()
+    );
+    converted
 }
