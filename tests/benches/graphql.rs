@@ -31,6 +31,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The server binary's allocator (api/src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -75,6 +79,53 @@ const QUERY: &str = r#"query OrdersPage($first: Int!, $after: String) {
     } }
   }
 }"#;
+
+/// The same page asked of PostGraphile v5 (the peer, see [`Peer`]): a page of one merchant's
+/// orders, newest first, with the same relations and the same columns (money in fen; an
+/// order's amount in escrow is read from its columns rather than computed by the server).
+/// PostGraphile has no notion of who asks, so the merchant is a variable.
+const PEER_QUERY: &str = r#"query OrdersPage($merchantId: BigInt!, $first: Int!, $after: Cursor) {
+  allEscrowOrders(condition: { merchantId: $merchantId }, orderBy: ROW_ID_DESC, first: $first, after: $after) {
+    pageInfo { endCursor hasNextPage }
+    nodes {
+      rowId orderNo status totalFen collectedFen settledFen releasedFen refundedFen deductedFen
+      openedAtUs region industry
+      merchant { rowId name region }
+      payer { rowId name }
+      scheme { rowId code name }
+      milestones(orderBy: IDX_ASC) { nodes { rowId idx name amountFen status } }
+    }
+  }
+}"#;
+
+/// How one server is asked for a page and where the page sits in its answer.
+struct Api {
+    query: &'static str,
+    /// The connection's field under `data`.
+    root: &'static str,
+    /// The list in the connection: Relay `edges` (Lvyue) or `nodes` (PostGraphile).
+    items: &'static str,
+}
+
+const LVYUE: Api = Api {
+    query: QUERY,
+    root: "orders",
+    items: "edges",
+};
+
+const POSTGRAPHILE: Api = Api {
+    query: PEER_QUERY,
+    root: "allEscrowOrders",
+    items: "nodes",
+};
+
+/// Whom a client asks as: a bearer token for Lvyue; for the peer, no token and the variables
+/// that pick the merchant's rows.
+#[derive(Clone)]
+struct Asker {
+    token: Option<String>,
+    variables: Value,
+}
 
 /// Runs the real commands of each item inside one transaction (bench fixture).
 #[derive(Serialize)]
@@ -440,24 +491,29 @@ struct Samples {
 async fn client(
     http: reqwest::Client,
     url: Arc<String>,
-    tokens: Arc<Vec<String>>,
+    api: &'static Api,
+    askers: Arc<Vec<Asker>>,
     first_principal: usize,
     measure_from: Instant,
     end: Instant,
 ) -> Samples {
     let mut samples = Samples::default();
-    let mut who = first_principal % tokens.len();
+    let mut who = first_principal % askers.len();
     let mut after: Option<String> = None;
     let mut pages = 0;
     while Instant::now() < end {
-        let sent = Instant::now();
-        let resp = http
+        let asker = &askers[who];
+        let mut variables = asker.variables.clone();
+        variables["first"] = json!(PAGE_SIZE);
+        variables["after"] = json!(after);
+        let mut request = http
             .post(url.as_str())
-            .bearer_auth(&tokens[who])
-            .json(&json!({ "query": QUERY, "variables": { "first": PAGE_SIZE, "after": after } }))
-            .send()
-            .await
-            .expect("request sent");
+            .json(&json!({ "query": api.query, "variables": variables }));
+        if let Some(token) = &asker.token {
+            request = request.bearer_auth(token);
+        }
+        let sent = Instant::now();
+        let resp = request.send().await.expect("request sent");
         let status = resp.status().as_u16();
         let body = resp.bytes().await.expect("response body");
         let took = sent.elapsed();
@@ -469,8 +525,8 @@ async fn client(
             status == 200 && body.get("errors").is_none(),
             "status {status}: {body}"
         );
-        let page = &body["data"]["orders"];
-        let edges = page["edges"].as_array().map_or(0, Vec::len);
+        let page = &body["data"][api.root];
+        let edges = page[api.items].as_array().map_or(0, Vec::len);
         let more = page["pageInfo"]["hasNextPage"].as_bool() == Some(true);
         assert!(
             edges == PAGE_SIZE || !more,
@@ -482,7 +538,7 @@ async fn client(
         } else {
             pages = 0;
             after = None;
-            who = (who + 1) % tokens.len();
+            who = (who + 1) % askers.len();
         }
     }
     samples
@@ -503,13 +559,25 @@ struct Settings {
     measure: Duration,
 }
 
-async fn drive(label: &str, url: &str, tokens: Vec<String>, s: &Settings) {
+/// What [`drive`] measured.
+struct Figures {
+    per_sec: f64,
+    p99_ms: f64,
+}
+
+async fn drive(
+    label: &str,
+    url: &str,
+    api: &'static Api,
+    askers: Vec<Asker>,
+    s: &Settings,
+) -> Figures {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(s.clients)
         .build()
         .expect("http client");
     let url = Arc::new(url.to_owned());
-    let tokens = Arc::new(tokens);
+    let askers = Arc::new(askers);
     let start = Instant::now();
     let measure_from = start + s.warmup;
     let end = measure_from + s.measure;
@@ -518,7 +586,8 @@ async fn drive(label: &str, url: &str, tokens: Vec<String>, s: &Settings) {
             tokio::spawn(client(
                 http.clone(),
                 url.clone(),
-                tokens.clone(),
+                api,
+                askers.clone(),
                 i * 7,
                 measure_from,
                 end,
@@ -533,17 +602,22 @@ async fn drive(label: &str, url: &str, tokens: Vec<String>, s: &Settings) {
     let elapsed = measure_from.elapsed().as_secs_f64();
     all.sort_unstable();
     let mean = all.iter().sum::<u64>() as f64 / all.len().max(1) as f64 / 1000.0;
+    let figures = Figures {
+        per_sec: all.len() as f64 / elapsed,
+        p99_ms: percentile(&all, 99.0),
+    };
     println!(
         "  {label:<10} {:>7.0} req/s  p50 {:>6.1} ms  p95 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  mean {:>6.1} ms  ({} requests, {} principals)",
-        all.len() as f64 / elapsed,
+        figures.per_sec,
         percentile(&all, 50.0),
         percentile(&all, 95.0),
-        percentile(&all, 99.0),
+        figures.p99_ms,
         all.last().copied().unwrap_or(0) as f64 / 1000.0,
         mean,
         all.len(),
-        tokens.len(),
+        askers.len(),
     );
+    figures
 }
 
 async fn run(name: &str, db: TestDb, s: &Settings) {
@@ -602,14 +676,24 @@ async fn run(name: &str, db: TestDb, s: &Settings) {
 
     let minter =
         Minter::from_config(&config.jwt, &config.data_dir, None).expect("minter for the server");
-    let tokens = |ps: &[Principal]| -> Vec<String> {
+    let tokens = |ps: &[Principal]| -> Vec<Asker> {
         ps.iter()
-            .map(|p| minter.mint(p, Duration::from_secs(3600)).expect("token"))
+            .map(|p| Asker {
+                token: Some(minter.mint(p, Duration::from_secs(3600)).expect("token")),
+                variables: json!({}),
+            })
             .collect()
     };
     let url = running.url("/graphql");
-    drive("merchant", &url, tokens(&principals.merchants), s).await;
-    drive("regulator", &url, tokens(&principals.regulators), s).await;
+    let merchant = drive("merchant", &url, &LVYUE, tokens(&principals.merchants), s).await;
+    if db.backend == lvyue_domain::testing::Backend::Postgres {
+        peer(&db.url, &principals.merchants, &merchant, s).await;
+    }
+    let regulator = drive("regulator", &url, &LVYUE, tokens(&principals.regulators), s).await;
+    println!(
+        "  regulator ÷ merchant: {:.2} in req/s (goal ≥ 0.80)",
+        regulator.per_sec / merchant.per_sec
+    );
     running.shutdown();
     running.wait().await.expect("clean shutdown");
 
@@ -624,10 +708,122 @@ async fn run(name: &str, db: TestDb, s: &Settings) {
         .expect("server starts again");
     wait_ready(&http, &running.url("/readyz")).await;
     let url = running.url("/graphql");
-    drive("ungrouped", &url, tokens(&principals.regulators), s).await;
+    drive("ungrouped", &url, &LVYUE, tokens(&principals.regulators), s).await;
     running.shutdown();
     running.wait().await.expect("clean shutdown");
     drop(db);
+}
+
+/// The same merchants' pages asked of PostGraphile v5 on the same database, beside Lvyue's
+/// figures from the same run. Runs when `LVYUE_BENCH_POSTGRAPHILE` names the folder `bench/run`
+/// installed it into; says why when it does not.
+async fn peer(db_url: &str, merchants: &[Principal], lvyue: &Figures, s: &Settings) {
+    let Some(dir) = std::env::var_os("LVYUE_BENCH_POSTGRAPHILE") else {
+        let why = std::env::var("LVYUE_BENCH_POSTGRAPHILE_SKIPPED").unwrap_or_else(|_| {
+            "LVYUE_BENCH_POSTGRAPHILE is not set; bench/run installs the peer with npm".into()
+        });
+        println!("  postgraphile: skipped ({why})");
+        return;
+    };
+    let peer = match Peer::start(std::path::Path::new(&dir), db_url).await {
+        Ok(peer) => peer,
+        Err(why) => {
+            println!("  postgraphile: skipped ({why})");
+            return;
+        }
+    };
+    let askers = merchants
+        .iter()
+        .map(|m| Asker {
+            token: None,
+            variables: json!({ "merchantId": m.party_id.expect("a merchant's party").0.to_string() }),
+        })
+        .collect();
+    let theirs = drive("postgraphile", &peer.url, &POSTGRAPHILE, askers, s).await;
+    drop(peer);
+    println!(
+        "  lvyue ÷ postgraphile: {:.2} in req/s (goal ≥ 2.00); p99 {:.1} ms against {:.1} ms",
+        lvyue.per_sec / theirs.per_sec,
+        lvyue.p99_ms,
+        theirs.p99_ms
+    );
+}
+
+/// A PostGraphile v5 server (Node 22, the amber preset, the relations declared by the smart
+/// tags in `bench/postgraphile`), stopped when dropped.
+struct Peer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Peer {
+    async fn start(dir: &std::path::Path, db_url: &str) -> Result<Peer, String> {
+        let node = dir.join("node_modules/node/bin/node");
+        let cli = dir.join("node_modules/postgraphile/dist/cli-run.js");
+        if !node.is_file() || !cli.is_file() {
+            return Err(format!("no PostGraphile installed in {}", dir.display()));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let log = std::fs::File::create(dir.join("server.log"))
+            .map_err(|e| format!("cannot write its log: {e}"))?;
+        let child = std::process::Command::new(&node)
+            .arg(&cli)
+            .arg("-C")
+            .arg(dir.join("graphile.config.mjs"))
+            .args(["-c", db_url, "-s", "public", "-n", "127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .env("GRAPHILE_ENV", "production")
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", node.display()))?;
+        let mut peer = Peer {
+            child,
+            url: format!("http://127.0.0.1:{port}/graphql"),
+        };
+        let http = reqwest::Client::new();
+        let t = Instant::now();
+        loop {
+            let answer = http
+                .post(&peer.url)
+                .json(&json!({ "query": "{ __typename }" }))
+                .send()
+                .await;
+            if answer.is_ok_and(|r| r.status().is_success()) {
+                let version = std::process::Command::new(&node)
+                    .arg("--version")
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                    .unwrap_or_default();
+                println!(
+                    "  postgraphile 5 (node {version}, amber preset, no auth) ready in {:.1} s",
+                    t.elapsed().as_secs_f64()
+                );
+                return Ok(peer);
+            }
+            if let Ok(Some(status)) = peer.child.try_wait() {
+                return Err(format!(
+                    "it exited with {status}; see {}",
+                    dir.join("server.log").display()
+                ));
+            }
+            if t.elapsed() > Duration::from_secs(60) {
+                return Err("not answering after 60 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // It has no graceful shutdown to wait for; between runs nothing is in flight.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 async fn wait_ready(http: &reqwest::Client, readyz: &str) {
