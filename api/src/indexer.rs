@@ -30,7 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -47,7 +47,9 @@ use crate::metrics::{self, Metrics};
 use crate::shutdown::ShutdownHandle;
 
 /// Most events one pass reads (and so the most documents one commit carries, three per event).
-pub const BATCH_EVENTS: u64 = 500;
+/// Under a stream of supervised reads (21 events each) a pass holds what a half-second
+/// brought, in one commit.
+pub const BATCH_EVENTS: u64 = 2_000;
 /// After this node commits, the indexer waits this fraction of its interval before the pass,
 /// so that a burst of commits becomes one pass (one index commit).
 const BURST_DIVISOR: u32 = 4;
@@ -533,6 +535,7 @@ pub async fn follow(
     stop: ShutdownHandle,
 ) {
     let mut grown = escrow.subscribe_log_size();
+    let mut last_commit: Option<Instant> = None;
     loop {
         loop {
             if stop.is_shutting_down() {
@@ -542,6 +545,7 @@ pub async fn follow(
                 Ok(r) => {
                     metrics::set_gauge(&metrics.search_index_lag, r.lag());
                     if r.events > 0 {
+                        last_commit = Some(Instant::now());
                         tracing::debug!(events = r.events, lag = r.lag(), "search index pass");
                     }
                     if r.lag() == 0 || r.events == 0 {
@@ -557,12 +561,22 @@ pub async fn follow(
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             changed = grown.changed() => {
-                let pause = if changed.is_ok() { interval / BURST_DIVISOR } else { interval };
+                let pause = if changed.is_ok() { pause_after_growth(interval, last_commit.map(|t| t.elapsed())) } else { interval };
                 tokio::time::sleep(pause).await;
             }
             () = stop.stopped() => return,
         }
     }
+}
+
+/// How long to wait after the log grew before the next pass: a fraction of `interval` when the
+/// index has not committed lately (a lone write is searchable soon), else until `interval` has
+/// passed since its last commit. Every commit of the index finalises a segment that is later
+/// merged, so a stream of writes (each supervised read is logged) costs one commit per
+/// interval, not one per burst.
+fn pause_after_growth(interval: Duration, since_last_commit: Option<Duration>) -> Duration {
+    let since = since_last_commit.unwrap_or(interval);
+    (interval / BURST_DIVISOR).max(interval.saturating_sub(since))
 }
 
 #[cfg(test)]
@@ -657,5 +671,23 @@ mod tests {
     #[test]
     fn unique_keeps_first_occurrences_in_order() {
         assert_eq!(unique([3, 1, 3, 2, 1].into_iter()), vec![3, 1, 2]);
+    }
+
+    #[test]
+    fn a_quiet_index_commits_soon_and_a_busy_one_once_an_interval() {
+        let interval = Duration::from_millis(400);
+        // Nothing committed yet, or long ago: a quarter of the interval.
+        assert_eq!(pause_after_growth(interval, None), interval / 4);
+        let long_ago = Some(Duration::from_secs(5));
+        assert_eq!(pause_after_growth(interval, long_ago), interval / 4);
+        // Committed 10 ms ago: wait out the rest of the interval.
+        let recent = Some(Duration::from_millis(10));
+        assert_eq!(
+            pause_after_growth(interval, recent),
+            Duration::from_millis(390)
+        );
+        // Committed 350 ms ago: never less than the quarter.
+        let nearly = Some(Duration::from_millis(350));
+        assert_eq!(pause_after_growth(interval, nearly), interval / 4);
     }
 }

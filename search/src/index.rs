@@ -23,6 +23,12 @@ use crate::schema::{self, Fields, SCHEMA_VERSION};
 
 /// Memory the writer may use for documents not yet flushed, across its threads.
 pub const WRITER_MEMORY_BUDGET_BYTES: usize = 128 * 1024 * 1024;
+/// Indexing threads. tantivy's default is one per core, and each thread that received
+/// documents finalises a segment of its own at every commit (and those segments are merged
+/// later). The index is written by a server whose cores answer requests: one thread, one
+/// segment per commit, measured in docs/benchmarks.md ("The search indexer under the access
+/// log").
+pub const WRITER_THREADS: usize = 1;
 
 /// What each commit records in `meta.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -161,7 +167,7 @@ impl SearchIndex {
     pub fn writer(&self) -> Result<SearchWriter> {
         let writer = self
             .index
-            .writer(WRITER_MEMORY_BUDGET_BYTES)
+            .writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY_BUDGET_BYTES)
             .map_err(|e| match e {
                 tantivy::TantivyError::LockFailure(..) => SearchError::WriterBusy,
                 other => SearchError::Engine(other),
