@@ -22,6 +22,12 @@
 //! audit (`lvyue_domain::audit::audit`) then checks the loaded ledger and log; a breach stops
 //! the bench, an audit that cannot run is reported and the bench goes on.
 //!
+//! PostgreSQL only: when `LVYUE_BENCH_POSTGRAPHILE` names a folder holding PostGraphile v5
+//! (`bench/run` installs it there with npm, configured by `bench/postgraphile`), the same
+//! merchants' pages are asked of it on the same database after Lvyue's merchants' run, and the
+//! ratio of the two rates is printed; `regulator ÷ merchant` is printed for each database. After
+//! each run the serving process's resident set and its peak during the run are printed.
+//!
 //! Regulators' reads are access-logged: each regulator request also records an `access.read`
 //! event and one `access.order_read` event per order on the page, committed (under the log
 //! head, fsynced) before its answer leaves, as in production. The records of concurrent reads
@@ -565,13 +571,29 @@ struct Figures {
     p99_ms: f64,
 }
 
+/// A figure from `/proc/<proc>/status` in MiB (`proc` is `self` or a pid), 0 where there is none.
+fn status_mib(proc: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{proc}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
+}
+
+/// Measures `label`'s pages, and the memory of the process that serves them (`proc`: `self`,
+/// where the server runs beside the clients, or the peer's pid): its resident set after the
+/// run and its peak during it.
 async fn drive(
     label: &str,
     url: &str,
     api: &'static Api,
     askers: Vec<Asker>,
+    proc: &str,
     s: &Settings,
 ) -> Figures {
+    // Linux: "5" resets the peak resident set (VmHWM) to the current one.
+    let _ = std::fs::write(format!("/proc/{proc}/clear_refs"), "5");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(s.clients)
         .build()
@@ -617,6 +639,17 @@ async fn drive(
         all.len(),
         askers.len(),
     );
+    let whose = if proc == "self" {
+        "this process: the server and the clients"
+    } else {
+        "the peer's process"
+    };
+    println!(
+        "  {:<10} RSS {} MiB after the run, peak {} MiB during it ({whose})",
+        "",
+        status_mib(proc, "VmRSS:"),
+        status_mib(proc, "VmHWM:"),
+    );
     figures
 }
 
@@ -650,6 +683,10 @@ async fn run(name: &str, db: TestDb, s: &Settings) {
         // of public messages) and measure anyway.
         Err(e) => println!("  audit: could not run ({e:?})"),
     }
+    println!(
+        "  memory after the load: RSS {} MiB (this process: the loaded server's caches and the loader)",
+        status_mib("self", "VmRSS:")
+    );
     let t = Instant::now();
     let lag = state
         .catch_up_search()
@@ -685,11 +722,27 @@ async fn run(name: &str, db: TestDb, s: &Settings) {
             .collect()
     };
     let url = running.url("/graphql");
-    let merchant = drive("merchant", &url, &LVYUE, tokens(&principals.merchants), s).await;
+    let merchant = drive(
+        "merchant",
+        &url,
+        &LVYUE,
+        tokens(&principals.merchants),
+        "self",
+        s,
+    )
+    .await;
     if db.backend == lvyue_domain::testing::Backend::Postgres {
         peer(&db.url, &principals.merchants, &merchant, s).await;
     }
-    let regulator = drive("regulator", &url, &LVYUE, tokens(&principals.regulators), s).await;
+    let regulator = drive(
+        "regulator",
+        &url,
+        &LVYUE,
+        tokens(&principals.regulators),
+        "self",
+        s,
+    )
+    .await;
     println!(
         "  regulator ÷ merchant: {:.2} in req/s (goal ≥ 0.80)",
         regulator.per_sec / merchant.per_sec
@@ -708,7 +761,15 @@ async fn run(name: &str, db: TestDb, s: &Settings) {
         .expect("server starts again");
     wait_ready(&http, &running.url("/readyz")).await;
     let url = running.url("/graphql");
-    drive("ungrouped", &url, &LVYUE, tokens(&principals.regulators), s).await;
+    drive(
+        "ungrouped",
+        &url,
+        &LVYUE,
+        tokens(&principals.regulators),
+        "self",
+        s,
+    )
+    .await;
     running.shutdown();
     running.wait().await.expect("clean shutdown");
     drop(db);
@@ -739,7 +800,8 @@ async fn peer(db_url: &str, merchants: &[Principal], lvyue: &Figures, s: &Settin
             variables: json!({ "merchantId": m.party_id.expect("a merchant's party").0.to_string() }),
         })
         .collect();
-    let theirs = drive("postgraphile", &peer.url, &POSTGRAPHILE, askers, s).await;
+    let pid = peer.child.id().to_string();
+    let theirs = drive("postgraphile", &peer.url, &POSTGRAPHILE, askers, &pid, s).await;
     drop(peer);
     println!(
         "  lvyue ÷ postgraphile: {:.2} in req/s (goal ≥ 2.00); p99 {:.1} ms against {:.1} ms",
