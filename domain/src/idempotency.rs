@@ -32,7 +32,7 @@ impl IdempotencyKey {
     /// # Errors
     /// Empty, longer than [`MAX_KEY_LEN`], or containing characters other than printable ASCII.
     pub fn new(key: &str) -> Result<IdempotencyKey, DomainError> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        if !crate::text::printable_ascii(key, 1..=MAX_KEY_LEN) {
             return Err(DomainError::invalid(
                 "idempotencyKey",
                 format!("must be 1 to {MAX_KEY_LEN} printable ASCII characters without spaces"),

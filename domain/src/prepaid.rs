@@ -195,10 +195,7 @@ impl Command for RecordUsage {
         let order = crate::queries::order_visible(tx.db(), tx.principal, self.order).await?;
         let amount = self.amount.positive()?;
         let reference = self.reference.trim();
-        if reference.is_empty()
-            || reference.len() > MAX_USAGE_REF_LEN
-            || !reference.bytes().all(|b| b.is_ascii_graphic())
-        {
+        if !crate::text::printable_ascii(reference, 1..=MAX_USAGE_REF_LEN) {
             return Err(DomainError::invalid(
                 "reference",
                 format!("must be 1 to {MAX_USAGE_REF_LEN} printable ASCII characters"),

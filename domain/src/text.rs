@@ -65,13 +65,20 @@ pub const MAX_EXTERNAL_REF: usize = 64;
 /// A validation error on `field`.
 pub fn external_ref<'v>(field: &'static str, value: &'v str) -> Result<&'v str, DomainError> {
     let v = value.trim();
-    if v.is_empty() || v.len() > MAX_EXTERNAL_REF || !v.bytes().all(|b| b.is_ascii_graphic()) {
+    if !printable_ascii(v, 1..=MAX_EXTERNAL_REF) {
         return Err(DomainError::invalid(
             field,
             format!("must be 1 to {MAX_EXTERNAL_REF} printable ASCII characters"),
         ));
     }
     Ok(v)
+}
+
+/// Whether `v` is printable ASCII (no space, no control character, nothing beyond ASCII) of a
+/// length in `len` bytes: the one check for references, keys and secrets exchanged with other
+/// systems, whose messages say which length each allows.
+pub fn printable_ascii(v: &str, len: std::ops::RangeInclusive<usize>) -> bool {
+    len.contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn fits(v: &str, max_chars: usize) -> bool {
@@ -107,6 +114,18 @@ mod tests {
         assert_eq!(optional("note", "   ", 10).unwrap(), "");
         // Exactly at the limit is fine; characters, not bytes, are counted.
         assert_eq!(required("name", "驾校驾校驾", 5).unwrap(), "驾校驾校驾");
+    }
+
+    #[test]
+    fn printable_ascii_is_checked_by_bytes_within_the_range() {
+        assert!(printable_ascii("wx4200-0001_A", 1..=64));
+        assert!(printable_ascii(&"k".repeat(64), 1..=64));
+        assert!(!printable_ascii(&"k".repeat(65), 1..=64));
+        assert!(!printable_ascii("", 1..=64));
+        assert!(!printable_ascii("short", 32..=256));
+        for bad in ["has space", "tab\there", "订单", "nul\0"] {
+            assert!(!printable_ascii(bad, 1..=64), "{bad:?}");
+        }
     }
 
     #[test]

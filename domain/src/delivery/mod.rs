@@ -151,10 +151,7 @@ fn check_url(url: &str) -> DomainResult<String> {
 }
 
 fn check_secret(secret: &str) -> DomainResult<()> {
-    if secret.len() < MIN_SECRET_BYTES
-        || secret.len() > MAX_SECRET_BYTES
-        || !secret.bytes().all(|b| b.is_ascii_graphic())
-    {
+    if !crate::text::printable_ascii(secret, MIN_SECRET_BYTES..=MAX_SECRET_BYTES) {
         return Err(DomainError::invalid(
             "secret",
             format!("must be {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} printable ASCII characters"),
