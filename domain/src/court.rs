@@ -3,14 +3,11 @@
 //! frozen money but not incoming money; a deduction moves frozen money to the court's
 //! designated account. The bank executes what the court's principal instructs.
 
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use lvyue_entity::{escrow_order, hold};
+use lvyue_entity::escrow_order;
 
 use crate::clock::Timestamp;
 use crate::command::{Command, Tx};
@@ -260,25 +257,6 @@ pub(crate) async fn expire_hold(tx: &mut Tx<'_>, id: HoldId) -> DomainResult<()>
         json!({ "hold_id": h.id, "case_no": h.case_no, "amount": h.remaining }),
     )
     .await
-}
-
-/// Active holds on an order's escrow, highest priority first.
-///
-/// # Errors
-/// Database errors.
-pub async fn holds_of_order<C: ConnectionTrait>(
-    db: &C,
-    order: OrderId,
-) -> DomainResult<Vec<HoldRecord>> {
-    hold::Entity::find()
-        .filter(hold::Column::OrderId.eq(order.0))
-        .order_by_desc(hold::Column::Priority)
-        .order_by_asc(hold::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(HoldRecord::try_from)
-        .collect()
 }
 
 #[cfg(test)]

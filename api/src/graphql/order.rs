@@ -5,8 +5,8 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use lvyue_domain::court::holds_of_order;
 use lvyue_domain::ids::{OrderId, PartyId};
+use lvyue_domain::ledger::holds_of_order;
 use lvyue_domain::money::Bp;
 use lvyue_domain::order::{
     self as dorder, MilestoneRecord, OrderRecord, PaymentRecord, RefundRecord,

@@ -264,9 +264,36 @@ pub async fn active_holds<C: ConnectionTrait>(
     db: &C,
     account: AccountId,
 ) -> Result<Vec<HoldRecord>, DomainError> {
-    hold::Entity::find()
-        .filter(hold::Column::AccountId.eq(account.0))
-        .filter(hold::Column::Status.eq(HoldStatus::Active.as_str()))
+    in_rank_order(
+        db,
+        hold::Entity::find()
+            .filter(hold::Column::AccountId.eq(account.0))
+            .filter(hold::Column::Status.eq(HoldStatus::Active.as_str())),
+    )
+    .await
+}
+
+/// Every hold on an order's escrow, active or not, in rank order (as [`active_holds`]).
+///
+/// # Errors
+/// Database errors.
+pub async fn holds_of_order<C: ConnectionTrait>(
+    db: &C,
+    order: OrderId,
+) -> Result<Vec<HoldRecord>, DomainError> {
+    in_rank_order(
+        db,
+        hold::Entity::find().filter(hold::Column::OrderId.eq(order.0)),
+    )
+    .await
+}
+
+/// The holds `query` selects, higher priority first, then older first.
+async fn in_rank_order<C: ConnectionTrait>(
+    db: &C,
+    query: sea_orm::Select<hold::Entity>,
+) -> Result<Vec<HoldRecord>, DomainError> {
+    query
         .order_by_desc(hold::Column::Priority)
         .order_by_asc(hold::Column::Id)
         .all(db)

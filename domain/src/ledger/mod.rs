@@ -37,8 +37,8 @@ pub use entry::{
     transfer,
 };
 pub use hold::{
-    HoldKind, HoldRecord, HoldStatus, NewHold, active_holds, consume_hold, get_hold, place_hold,
-    place_queued_hold, release_hold,
+    HoldKind, HoldRecord, HoldStatus, NewHold, active_holds, consume_hold, get_hold,
+    holds_of_order, place_hold, place_queued_hold, release_hold,
 };
 pub use query::entries;
 
