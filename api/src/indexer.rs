@@ -561,7 +561,10 @@ pub async fn follow(
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             changed = grown.changed() => {
-                let pause = if changed.is_ok() { pause_after_growth(interval, last_commit.map(|t| t.elapsed())) } else { interval };
+                let pause = match changed {
+                    Ok(()) => pause_after_growth(interval, last_commit.map(|t| t.elapsed())),
+                    Err(_) => interval,
+                };
                 tokio::time::sleep(pause).await;
             }
             () = stop.stopped() => return,

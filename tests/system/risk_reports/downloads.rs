@@ -402,14 +402,8 @@ async fn a_downloaded_report_opens_as_a_table_in_a_spreadsheet() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let body = resp.bytes().await.unwrap();
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reports");
-    let out = dir.join("opened");
-    std::fs::create_dir_all(&out).unwrap();
-    let file = dir.join("merchant-balances.csv");
-    std::fs::write(&file, &body).unwrap();
     // Opened as comma-separated, double-quoted UTF-8 text; saved back as such.
-    let converted = open_as_csv(&file, &out, Some("CSV:44,34,76")).await;
-    let opened = std::fs::read_to_string(&converted).unwrap();
+    let opened = open_as_csv(&body, "merchant-balances.csv", Some("CSV:44,34,76")).await;
     let rows: Vec<&str> = opened.lines().collect();
     assert!(
         rows[0].starts_with("merchant_id,merchant_name,"),
@@ -478,13 +472,7 @@ async fn a_downloaded_workbook_has_the_csv_rows_and_the_watermark() {
     assert!(part(&mut zip, "docProps/core.xml").contains(&mark));
     assert!(part(&mut zip, "xl/worksheets/sheet1.xml").contains(&mark));
 
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reports");
-    let out = dir.join("opened-xlsx");
-    std::fs::create_dir_all(&out).unwrap();
-    let file = dir.join("merchant-balances.xlsx");
-    std::fs::write(&file, &body).unwrap();
-    let converted = open_as_csv(&file, &out, None).await;
-    let opened = std::fs::read_to_string(&converted).unwrap();
+    let opened = open_as_csv(&body, "merchant-balances.xlsx", None).await;
     let unquoted = |s: &str| s.replace('"', "");
     let from_workbook: Vec<String> = opened.lines().map(unquoted).collect();
     let from_csv: Vec<String> = csv
@@ -514,13 +502,17 @@ fn soffice_runs() -> bool {
     runs
 }
 
-/// Opens `file` in headless LibreOffice (with the import filter `infilter`, if given) and saves
-/// it into `out` as comma-separated, double-quoted UTF-8 text; returns the path written.
-async fn open_as_csv(
-    file: &std::path::Path,
-    out: &std::path::Path,
-    infilter: Option<&str>,
-) -> std::path::PathBuf {
+/// Keeps `body` as `name` under the target directory (for review), opens it in headless
+/// LibreOffice (with the import filter `infilter`, if given), saves it as comma-separated,
+/// double-quoted UTF-8 text into a folder of its own per file type (tests run in parallel) and
+/// returns that text.
+async fn open_as_csv(body: &[u8], name: &str, infilter: Option<&str>) -> String {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reports");
+    let file = dir.join(name);
+    let kind = file.extension().unwrap().to_str().unwrap();
+    let out = dir.join(format!("opened-{kind}"));
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(&file, body).unwrap();
     let stem = file.file_stem().unwrap().to_str().unwrap();
     let converted = out.join(format!("{stem}.csv"));
     // soffice can exit 0 without writing: a file left by an earlier run must not pass for it.
@@ -539,8 +531,8 @@ async fn open_as_csv(
     let status = soffice
         .args(["--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76"])
         .arg("--outdir")
-        .arg(out)
-        .arg(file)
+        .arg(&out)
+        .arg(&file)
         .status()
         .await
         .unwrap();
@@ -549,5 +541,5 @@ async fn open_as_csv(
         "soffice could not open {}",
         file.display()
     );
-    converted
+    std::fs::read_to_string(&converted).unwrap()
 }
